@@ -11,11 +11,9 @@ import datetime as dt
 import hashlib
 import json
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 """Stable identifiers: question keys, option codes, team and role keys."""
@@ -333,7 +331,9 @@ def _resolved(
     elif conditions:
         show_if = AllOf(all=conditions)
     applies_to = list(
-        dict.fromkeys([*section.applies_to, *(grid.applies_to if grid else []), *question.applies_to])
+        dict.fromkeys(
+            [*section.applies_to, *(grid.applies_to if grid else []), *question.applies_to]
+        )
     )
     reconstructed = question.reconstructed or bool(grid and grid.reconstructed)
     return ResolvedQuestion(

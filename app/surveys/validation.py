@@ -3,11 +3,10 @@ questions, routing order, codes, and claims about the previous version."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
-
-import re
 
 import yaml
 from pydantic import ValidationError
@@ -25,7 +24,6 @@ from app.surveys.definitions import (
     QuestionType,
     ResolvedQuestion,
     SurveyDefinition,
-    condition_questions,
     resolve_questions,
 )
 
@@ -226,7 +224,9 @@ def check_definition(definition: SurveyDefinition, *, file: str) -> list[Problem
         if key_counts[question.key] > 1:
             problem(where, "key", f"duplicate key {question.key!r}")
         if number_counts[question.number] > 1:
-            problem(where, "number", f"number {question.number!r} is printed on more than one question")
+            problem(
+                where, "number", f"number {question.number!r} is printed on more than one question"
+            )
         if question.type == QuestionType.free_text:
             if question.options:
                 problem(where, "options", "a free-text question has no options")

@@ -1,0 +1,36 @@
+# The two commands: `make run` serves the demo, `make test` runs every test.
+# Both create the virtual environment themselves on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+run: $(INSTALLED)
+	$(BIN)/supervision-survey db upgrade
+	$(BIN)/supervision-survey demo seed
+	@echo
+	@echo "Open http://127.0.0.1:8000/docs for the API, http://127.0.0.1:8000/api/v1/surveys for the surveys."
+	@echo
+	$(BIN)/supervision-survey serve --host 127.0.0.1 --port 8000
+
+test: $(INSTALLED)
+	$(BIN)/pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(INSTALLED)
+	$(BIN)/python bench/submit.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -1,0 +1,223 @@
+"""`supervision-survey`: the operator's and survey owner's command line.
+
+Every command reads the same settings as the web app (DATABASE_URL and friends), so
+`DATABASE_URL=... supervision-survey db upgrade && ... demo seed && ... serve` works on any database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.config import Settings
+from app.db import make_engine, make_session_factory, transaction
+from app.models import WaveStatus
+from app.surveys.definitions import DefinitionError, SurveyDefinition
+from app.surveys.validation import load_definitions
+
+cli = typer.Typer(
+    help="Staff supervision surveys: definitions, database, waves, demo data and the web server.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+definitions_cli = typer.Typer(help="Check and publish questionnaire definition files.")
+db_cli = typer.Typer(help="Create and migrate the database schema (Alembic).")
+waves_cli = typer.Typer(help="Create, open and close a survey's waves.")
+demo_cli = typer.Typer(help="The Coventry demo: both published waves with synthetic responses.")
+cli.add_typer(definitions_cli, name="definitions", no_args_is_help=True)
+cli.add_typer(db_cli, name="db", no_args_is_help=True)
+cli.add_typer(waves_cli, name="waves", no_args_is_help=True)
+cli.add_typer(demo_cli, name="demo", no_args_is_help=True)
+
+Paths = Annotated[
+    list[Path], typer.Argument(help="Definition files (YAML), e.g. survey_definitions/*/*.yaml")
+]
+SurveyOption = Annotated[str, typer.Option("--survey", help="Survey key, e.g. coventry-supervision")]
+WaveOption = Annotated[str, typer.Option("--wave", help="Wave key, usually its year, e.g. 2016")]
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def _load(paths: list[Path]) -> list[SurveyDefinition]:
+    try:
+        return load_definitions(paths)
+    except DefinitionError as error:
+        for problem in error.problems:
+            typer.secho(str(problem), fg=typer.colors.RED, err=True)
+        typer.secho(f"{len(error.problems)} problem(s) found.", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from error
+
+
+@definitions_cli.command("validate")
+def validate(paths: Paths) -> None:
+    """Check definition files; exit 1 naming file, question and field for each problem."""
+    for definition in _load(paths):
+        typer.echo(f"ok  {definition.survey} {definition.version}: {definition.title}")
+
+
+@definitions_cli.command("publish")
+def publish(paths: Paths) -> None:
+    """Store versions. Unchanged content is left alone; a version with responses never changes."""
+    from app.surveys.service import PublishRefused, publish_definition
+
+    definitions = _load(paths)
+    definitions.sort(key=lambda d: _publish_order(d, definitions))
+    factory = make_session_factory(make_engine(Settings()))
+    for definition in definitions:
+        try:
+            with transaction(factory) as session:
+                version, outcome = publish_definition(session=session, definition=definition)
+                typer.echo(
+                    f"{outcome.value:9} {definition.survey} {version.key} "
+                    f"(content {version.content_hash[:12]})"
+                )
+        except PublishRefused as error:
+            _fail(str(error))
+
+
+def _publish_order(definition: SurveyDefinition, definitions: list[SurveyDefinition]) -> int:
+    """How many of the given versions come before this one, so predecessors publish first."""
+    by_version = {(d.survey, d.version): d for d in definitions}
+    depth, current = 0, definition
+    while current.previous_version and (current.survey, current.previous_version) in by_version:
+        depth += 1
+        current = by_version[(current.survey, current.previous_version)]
+    return depth
+
+
+@db_cli.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Option(help="Target revision")] = "head",
+) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from app.migrate import current_revision, upgrade
+
+    engine = make_engine(Settings())
+    upgrade(engine, revision)
+    typer.echo(f"database at revision {current_revision(engine)}")
+
+
+@db_cli.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Option(help="Target revision; 'base' drops everything")],
+) -> None:
+    """Undo migrations down to REVISION."""
+    from app.migrate import current_revision, downgrade
+
+    engine = make_engine(Settings())
+    downgrade(engine, revision)
+    typer.echo(f"database at revision {current_revision(engine) or 'base'}")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Print the database's revision."""
+    from app.migrate import current_revision
+
+    typer.echo(current_revision(make_engine(Settings())) or "base (empty database)")
+
+
+@waves_cli.command("list")
+def waves_list(survey: SurveyOption) -> None:
+    """List a survey's waves with their version, dates and status."""
+    from app.surveys.service import NotFound, get_survey
+
+    factory = make_session_factory(make_engine(Settings()))
+    try:
+        with transaction(factory) as session:
+            for wave in get_survey(session=session, survey_key=survey).waves:
+                typer.echo(
+                    f"{wave.key:8} version {wave.version.key:8} {wave.opens_on} to "
+                    f"{wave.closes_on}  {wave.status}"
+                )
+    except NotFound as error:
+        _fail(str(error))
+
+
+@waves_cli.command("create")
+def waves_create(
+    survey: SurveyOption,
+    wave: WaveOption,
+    version: Annotated[str, typer.Option(help="Published version the wave asks")],
+    opens: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="First day")],
+    closes: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Last day")],
+) -> None:
+    """Create a scheduled wave; its headcounts start as the version's."""
+    from sqlalchemy.exc import IntegrityError
+
+    from app.surveys.service import NotFound, create_wave
+
+    factory = make_session_factory(make_engine(Settings()))
+    try:
+        with transaction(factory) as session:
+            create_wave(
+                session=session,
+                survey_key=survey,
+                wave_key=wave,
+                version_key=version,
+                opens_on=opens.date(),
+                closes_on=closes.date(),
+            )
+    except (NotFound, ValueError) as error:
+        _fail(str(error))
+    except IntegrityError:
+        _fail(f"{survey} already has a wave {wave!r}")
+    typer.echo(f"created wave {wave} of {survey} (scheduled)")
+
+
+def _set_status(survey: str, wave: str, status: WaveStatus) -> None:
+    from app.surveys.service import NotFound, set_wave_status
+
+    factory = make_session_factory(make_engine(Settings()))
+    try:
+        with transaction(factory) as session:
+            set_wave_status(session=session, survey_key=survey, wave_key=wave, status=status)
+    except NotFound as error:
+        _fail(str(error))
+    typer.echo(f"wave {wave} of {survey} is now {status.value}")
+
+
+@waves_cli.command("open")
+def waves_open(survey: SurveyOption, wave: WaveOption) -> None:
+    """Open a wave for responses (between its opening and closing dates)."""
+    _set_status(survey, wave, WaveStatus.open)
+
+
+@waves_cli.command("close")
+def waves_close(survey: SurveyOption, wave: WaveOption) -> None:
+    """Close a wave: it accepts no more responses."""
+    _set_status(survey, wave, WaveStatus.closed)
+
+
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Load the Coventry 2014 and 2015 waves with synthetic responses that reproduce the published
+    counts, and an open 2016 wave. Does nothing if they are already there."""
+    from app.demo import seed_demo
+
+    settings = Settings()
+    factory = make_session_factory(make_engine(settings))
+    seed_demo(factory, definitions_dir=settings.definitions_dir, echo=typer.echo)
+
+
+@cli.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """Serve the web app and API with uvicorn."""
+    import uvicorn
+
+    from app.main import create_app
+
+    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")
+
+
+def main() -> None:
+    cli()

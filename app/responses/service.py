@@ -1,0 +1,339 @@
+"""The one way a response is stored, whatever it came through (API, pages, load tests)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import exists, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.models import (
+    Answer,
+    Response,
+    SubmissionReceipt,
+    Survey,
+    SurveyVersion,
+    TextAnswer,
+    Wave,
+    WaveStatus,
+)
+from app.surveys.definitions import QuestionType, ResolvedQuestion, condition_holds
+from app.surveys.service import NotFound, PublishedVersion, published_version
+
+MAX_TEXT_ANSWER = 2000
+MAX_ANSWERS = 500
+
+AnswerValue = (
+    Annotated[str, StringConstraints(max_length=MAX_TEXT_ANSWER)]
+    | Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=50)]
+)
+
+
+class SubmissionIn(BaseModel):
+    """A completed questionnaire, as any client sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    submission_id: Annotated[
+        str, StringConstraints(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    ] = Field(
+        description="A random id the client makes once per questionnaire; "
+        "sending it again stores nothing twice."
+    )
+    team: Annotated[str, StringConstraints(max_length=64)]
+    role: Annotated[str, StringConstraints(max_length=64)]
+    answers: dict[Annotated[str, StringConstraints(max_length=64)], AnswerValue] = Field(
+        max_length=MAX_ANSWERS,
+        description="question key -> option code, list of option codes, or text",
+    )
+
+
+class FieldError(BaseModel):
+    field: str
+    """"team", "role", or "answers.<question key>"."""
+    question: str | None = None
+    """The printed question number, where the problem is an answer."""
+    code: str
+    message: str
+
+
+class SubmissionRejected(Exception):
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+
+
+class WaveNotAccepting(Exception):
+    """The wave is not open for responses: not yet opened, or closed."""
+
+    def __init__(self, message: str, *, state: str):
+        self.state = state
+        super().__init__(message)
+
+
+class StoreStatus(StrEnum):
+    stored = "stored"
+    already_stored = "already_stored"
+
+
+@dataclass(frozen=True)
+class StoreOutcome:
+    status: StoreStatus
+    response_id: str | None
+
+
+def store_response(
+    *,
+    session: Session,
+    survey_key: str,
+    wave_key: str,
+    submission: SubmissionIn,
+    today: dt.date,
+) -> StoreOutcome:
+    """Check a submission against its wave's published version and store it in one transaction.
+
+    Every problem is reported at once, field by field. A submission id already stored for the wave
+    stores nothing and says so, whatever the wave's state is now.
+    """
+    row = session.execute(
+        select(Wave, SurveyVersion)
+        .join(Survey, Survey.id == Wave.survey_id)
+        .join(SurveyVersion, SurveyVersion.id == Wave.version_id)
+        .where(Survey.key == survey_key, Wave.key == wave_key)
+    ).first()
+    if row is None:
+        raise NotFound(f"survey {survey_key!r} has no wave {wave_key!r}")
+    wave, version = row.tuple()
+    receipt = hashlib.sha256(submission.submission_id.encode()).hexdigest()
+    if session.scalar(
+        select(
+            exists().where(
+                SubmissionReceipt.wave_id == wave.id,
+                SubmissionReceipt.submission_hash == receipt,
+            )
+        )
+    ):
+        return StoreOutcome(StoreStatus.already_stored, None)
+    check_wave_accepting(wave, today)
+
+    published = published_version(session=session, version=version)
+    answer_rows = validate_submission(published, submission)
+
+    response_id = uuid.uuid4().hex
+    try:
+        with session.begin_nested():
+            session.execute(
+                insert(SubmissionReceipt), [{"wave_id": wave.id, "submission_hash": receipt}]
+            )
+    except IntegrityError:
+        return StoreOutcome(StoreStatus.already_stored, None)
+    session.execute(
+        insert(Response),
+        [
+            {
+                "id": response_id,
+                "wave_id": wave.id,
+                "team_id": published.team_ids[submission.team],
+                "role_grouping_id": published.role_ids[submission.role],
+                "submitted_on": today,
+            }
+        ],
+    )
+    choices = [row for row in answer_rows if row[1] is not None]
+    if choices:
+        session.execute(
+            insert(Answer),
+            [
+                {"response_id": response_id, "question_id": question_id, "option_id": option_id}
+                for question_id, option_id, _ in choices
+            ],
+        )
+    texts = [row for row in answer_rows if row[1] is None]
+    if texts:
+        session.execute(
+            insert(TextAnswer),
+            [
+                {"response_id": response_id, "question_id": question_id, "text": text}
+                for question_id, _, text in texts
+            ],
+        )
+    return StoreOutcome(StoreStatus.stored, response_id)
+
+
+def wave_state(wave: Wave, today: dt.date) -> str:
+    """"open", "not_open" (scheduled, or before its opening date) or "closed"."""
+    if wave.status == WaveStatus.closed or today > wave.closes_on:
+        return "closed"
+    if wave.status == WaveStatus.scheduled or today < wave.opens_on:
+        return "not_open"
+    return "open"
+
+
+def check_wave_accepting(wave: Wave, today: dt.date) -> None:
+    state = wave_state(wave, today)
+    if state == "closed":
+        raise WaveNotAccepting(
+            f"Wave {wave.key} closed on {wave.closes_on:%-d %B %Y}: "
+            "it no longer accepts responses.",
+            state=state,
+        )
+    if state == "not_open":
+        raise WaveNotAccepting(
+            f"Wave {wave.key} is not open yet: it opens on {wave.opens_on:%-d %B %Y}.",
+            state=state,
+        )
+
+
+def visible_questions(
+    published: PublishedVersion, answers: dict[str, str | list[str]]
+) -> list[ResolvedQuestion]:
+    """The questions this respondent meets, in order, given their answers so far.
+
+    A condition reads only answers to questions the respondent was actually shown.
+    """
+    seen: dict[str, str | list[str]] = {}
+    shown: list[ResolvedQuestion] = []
+    for question in published.questions:
+        if not applies(published, question, seen):
+            continue
+        shown.append(question)
+        if question.key in answers:
+            seen[question.key] = answers[question.key]
+    return shown
+
+
+def applies(
+    published: PublishedVersion,
+    question: ResolvedQuestion,
+    seen: dict[str, str | list[str]],
+) -> bool:
+    return not _unmet_audiences(published, question, seen) and (
+        question.show_if is None or condition_holds(question.show_if, seen)
+    )
+
+
+def _unmet_audiences(
+    published: PublishedVersion, question: ResolvedQuestion, seen: dict[str, str | list[str]]
+) -> list[str]:
+    return [
+        published.audiences[key].label
+        for key in question.applies_to
+        if not condition_holds(published.audience_conditions[key], seen)
+    ]
+
+
+def validate_submission(
+    published: PublishedVersion, submission: SubmissionIn
+) -> list[tuple[int, int | None, str | None]]:
+    """Rows to store as (question id, option id or None, text or None), or every problem."""
+    errors: list[FieldError] = []
+    if submission.team not in published.team_ids:
+        errors.append(
+            FieldError(
+                field="team",
+                code="unknown_team",
+                message=f"There is no team {submission.team!r} in version "
+                f"{published.version_key}.",
+            )
+        )
+    if submission.role not in published.role_ids:
+        errors.append(
+            FieldError(
+                field="role",
+                code="unknown_role",
+                message=f"There is no role grouping {submission.role!r} in version "
+                f"{published.version_key}.",
+            )
+        )
+    by_key = published.by_key
+    for key in submission.answers:
+        if key not in by_key:
+            errors.append(
+                FieldError(
+                    field=f"answers.{key}",
+                    code="unknown_question",
+                    message=f"There is no question {key!r} in version {published.version_key}.",
+                )
+            )
+    shown = visible_questions(published, submission.answers)
+    shown_keys = {question.key for question in shown}
+    rows: list[tuple[int, int | None, str | None]] = []
+    for question in published.questions:
+        given = submission.answers.get(question.key)
+        field = f"answers.{question.key}"
+        if question.key not in shown_keys:
+            if given is not None:
+                errors.append(
+                    FieldError(
+                        field=field,
+                        question=question.number,
+                        code="not_asked",
+                        message=f"Question {question.number} is not asked of this respondent "
+                        f"({_why_hidden(published, question, submission.answers)}), "
+                        "so it cannot be answered.",
+                    )
+                )
+            continue
+        if given is None or given == "" or given == []:
+            if question.required:
+                errors.append(
+                    FieldError(
+                        field=field,
+                        question=question.number,
+                        code="required",
+                        message=f"Answer question {question.number}: {question.text}",
+                    )
+                )
+            continue
+        problem, question_rows = _answer_rows(published, question, given)
+        if problem:
+            errors.append(
+                FieldError(field=field, question=question.number, code=problem[0], message=problem[1])
+            )
+        rows.extend(question_rows)
+    if errors:
+        raise SubmissionRejected(errors)
+    return rows
+
+
+def _answer_rows(
+    published: PublishedVersion, question: ResolvedQuestion, given: str | list[str]
+) -> tuple[tuple[str, str] | None, list[tuple[int, int | None, str | None]]]:
+    question_id = published.question_ids[question.key]
+    if question.type == QuestionType.free_text:
+        if not isinstance(given, str):
+            return ("wrong_type", f"Question {question.number} takes text."), []
+        return None, [(question_id, None, given)]
+    codes = published.option_ids[question.key]
+    if question.type == QuestionType.multiple_choice:
+        chosen = given if isinstance(given, list) else [given]
+        if len(set(chosen)) != len(chosen):
+            return ("repeated_option", f"Question {question.number} lists an option twice."), []
+    elif isinstance(given, list):
+        return ("one_answer", f"Question {question.number} takes one answer, not a list."), []
+    else:
+        chosen = [given]
+    unknown = [code for code in chosen if code not in codes]
+    if unknown:
+        return (
+            "unknown_option",
+            f"{unknown[0]!r} is not an answer to question {question.number} "
+            f"(its answers are: {', '.join(codes)}).",
+        ), []
+    return None, [(question_id, codes[code], None) for code in chosen]
+
+
+def _why_hidden(
+    published: PublishedVersion, question: ResolvedQuestion, answers: dict[str, str | list[str]]
+) -> str:
+    unmet = _unmet_audiences(published, question, answers)
+    if unmet:
+        return "it is only for: " + "; ".join(unmet)
+    return "it depends on earlier answers that do not call for it"

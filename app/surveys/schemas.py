@@ -1,0 +1,93 @@
+"""What the API says about surveys, versions and waves."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel
+
+from app.surveys.definitions import Condition, Continues, Option, QuestionType
+
+
+class VersionSummary(BaseModel):
+    key: str
+    title: str
+    content_hash: str
+    previous_version: str | None
+    published_at: dt.datetime
+
+
+class WaveSummary(BaseModel):
+    key: str
+    version: str
+    opens_on: dt.date
+    closes_on: dt.date
+    status: str
+    accepting_responses: bool
+
+
+class SurveySummary(BaseModel):
+    key: str
+    title: str
+    suppression_threshold: int
+    versions: list[VersionSummary]
+    waves: list[WaveSummary]
+
+
+class QuestionOut(BaseModel):
+    key: str
+    number: str
+    text: str
+    short_title: str | None
+    section: str
+    section_title: str
+    type: QuestionType
+    grid: str | None
+    grid_stem: str | None
+    options: list[Option]
+    required: bool
+    applies_to: list[str]
+    show_if: Condition | None
+    continues: Continues | None
+    comparability: str | None
+    reconstructed: bool
+    reconstructed_reason: str | None
+
+
+class TeamOut(BaseModel):
+    key: str
+    name: str
+    headcount: int
+    succeeds: list[str]
+    """Teams of the previous version this team continues: itself, or those it was split or merged
+    from."""
+
+
+class RoleGroupingOut(BaseModel):
+    key: str
+    name: str
+    reconstructed: bool
+
+
+class AudienceOut(BaseModel):
+    key: str
+    label: str
+    question: str
+    answers: list[str]
+
+
+class VersionOut(BaseModel):
+    survey: str
+    survey_title: str
+    version: str
+    title: str
+    organisation: str
+    content_hash: str
+    previous_version: str | None
+    fieldwork_opens: dt.date
+    fieldwork_closes: dt.date
+    suppression_threshold: int
+    questions: list[QuestionOut]
+    teams: list[TeamOut]
+    role_groupings: list[RoleGroupingOut]
+    audiences: list[AudienceOut]

@@ -1,0 +1,335 @@
+"""Publishing versions and opening waves: the survey owner's side of the data flow."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+from dataclasses import dataclass
+from enum import StrEnum
+from threading import Lock
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    Headcount,
+    Option,
+    Question,
+    Response,
+    RoleGrouping,
+    Survey,
+    SurveyVersion,
+    Team,
+    TeamSuccession,
+    Wave,
+    WaveStatus,
+)
+from app.surveys.definitions import (
+    AnswerIn,
+    Audience,
+    ResolvedQuestion,
+    SurveyDefinition,
+    content_hash,
+    resolve_questions,
+)
+
+
+class PublishOutcome(StrEnum):
+    created = "created"
+    unchanged = "unchanged"
+    replaced = "replaced"
+
+
+class PublishRefused(Exception):
+    """Publishing would change what respondents have already answered, or lacks its predecessor."""
+
+
+class NotFound(Exception):
+    pass
+
+
+def publish_definition(
+    *, session: Session, definition: SurveyDefinition
+) -> tuple[SurveyVersion, PublishOutcome]:
+    """Store a version, or leave it be when its content is unchanged.
+
+    Different content for an existing version is accepted only while no response uses it: once
+    staff have answered a version, a fix has to be a new version.
+    """
+    survey = session.scalar(select(Survey).where(Survey.key == definition.survey))
+    if survey is None:
+        survey = Survey(
+            key=definition.survey,
+            title=definition.survey_title,
+            suppression_threshold=definition.suppression_threshold,
+        )
+        session.add(survey)
+        session.flush()
+    digest = content_hash(definition)
+    version = session.scalar(
+        select(SurveyVersion).where(
+            SurveyVersion.survey_id == survey.id, SurveyVersion.key == definition.version
+        )
+    )
+    previous = None
+    if definition.previous_version is not None:
+        previous = session.scalar(
+            select(SurveyVersion).where(
+                SurveyVersion.survey_id == survey.id,
+                SurveyVersion.key == definition.previous_version,
+            )
+        )
+        if previous is None:
+            raise PublishRefused(
+                f"{definition.survey} {definition.version} continues version "
+                f"{definition.previous_version}, which is not published: publish it first"
+            )
+
+    if version is not None and version.content_hash == digest:
+        return version, PublishOutcome.unchanged
+    if version is not None:
+        if version_has_responses(session=session, version_id=version.id):
+            raise PublishRefused(
+                f"{definition.survey} version {definition.version} already has responses, so it "
+                "can never change. Publish the corrected questionnaire as a new version (for "
+                f"example version: \"{definition.version}.1\") and use it for the next wave."
+            )
+        session.execute(delete(Team).where(Team.version_id == version.id))
+        session.execute(delete(RoleGrouping).where(RoleGrouping.version_id == version.id))
+        session.execute(delete(Question).where(Question.version_id == version.id))
+        session.expire(version)
+        outcome = PublishOutcome.replaced
+    else:
+        version = SurveyVersion(survey_id=survey.id, key=definition.version)
+        session.add(version)
+        outcome = PublishOutcome.created
+
+    survey.title = definition.survey_title
+    survey.suppression_threshold = definition.suppression_threshold
+    version.title = definition.title
+    version.content_hash = digest
+    version.definition = definition.model_dump(mode="json", by_alias=True)
+    version.previous_version_key = definition.previous_version
+    version.published_at = dt.datetime.now(dt.UTC)
+    session.flush()
+    _store_population(session, version, definition, previous)
+    _store_questions(session, version, resolve_questions(definition))
+    if outcome == PublishOutcome.replaced:
+        for wave in session.scalars(select(Wave).where(Wave.version_id == version.id)):
+            _reset_headcounts(session, wave)
+    return version, outcome
+
+
+def version_has_responses(*, session: Session, version_id: int) -> bool:
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Response.wave_id == Wave.id, Wave.version_id == version_id
+                )
+            )
+        )
+    )
+
+
+def _store_population(
+    session: Session,
+    version: SurveyVersion,
+    definition: SurveyDefinition,
+    previous: SurveyVersion | None,
+) -> None:
+    teams = [
+        Team(version_id=version.id, key=t.key, name=t.name, headcount=t.headcount, position=i)
+        for i, t in enumerate(definition.population.teams)
+    ]
+    session.add_all(teams)
+    session.add_all(
+        RoleGrouping(version_id=version.id, key=r.key, name=r.name, position=i)
+        for i, r in enumerate(definition.population.role_groupings)
+    )
+    session.flush()
+    if previous is None:
+        return
+    earlier = {team.key: team.id for team in previous.teams}
+    for team, spec in zip(teams, definition.population.teams, strict=True):
+        predecessors = spec.succeeds or ([spec.key] if spec.key in earlier else [])
+        session.add_all(
+            TeamSuccession(team_id=team.id, predecessor_id=earlier[key]) for key in predecessors
+        )
+
+
+def _store_questions(
+    session: Session, version: SurveyVersion, questions: list[ResolvedQuestion]
+) -> None:
+    for position, spec in enumerate(questions):
+        session.add(
+            Question(
+                version_id=version.id,
+                key=spec.key,
+                number=spec.number,
+                type=spec.type.value,
+                position=position,
+                options=[
+                    Option(
+                        code=option.code,
+                        label=option.label,
+                        positive=option.positive,
+                        excluded_from_base=option.excluded_from_base,
+                        position=index,
+                    )
+                    for index, option in enumerate(spec.options)
+                ],
+            )
+        )
+    session.flush()
+
+
+def create_wave(
+    *,
+    session: Session,
+    survey_key: str,
+    wave_key: str,
+    version_key: str,
+    opens_on: dt.date,
+    closes_on: dt.date,
+    status: WaveStatus = WaveStatus.scheduled,
+) -> Wave:
+    """A wave starts with the headcounts its version was written with; the owner may change them."""
+    survey = get_survey(session=session, survey_key=survey_key)
+    version = session.scalar(
+        select(SurveyVersion).where(
+            SurveyVersion.survey_id == survey.id, SurveyVersion.key == version_key
+        )
+    )
+    if version is None:
+        raise NotFound(f"{survey_key} has no published version {version_key!r}")
+    if closes_on < opens_on:
+        raise ValueError("a wave cannot close before it opens")
+    wave = Wave(
+        survey_id=survey.id,
+        key=wave_key,
+        version_id=version.id,
+        opens_on=opens_on,
+        closes_on=closes_on,
+        status=status.value,
+    )
+    session.add(wave)
+    session.flush()
+    _reset_headcounts(session, wave)
+    return wave
+
+
+def _reset_headcounts(session: Session, wave: Wave) -> None:
+    session.execute(delete(Headcount).where(Headcount.wave_id == wave.id))
+    teams = session.scalars(select(Team).where(Team.version_id == wave.version_id))
+    session.add_all(
+        Headcount(wave_id=wave.id, team_id=team.id, headcount=team.headcount) for team in teams
+    )
+    session.flush()
+
+
+def get_survey(*, session: Session, survey_key: str) -> Survey:
+    survey = session.scalar(select(Survey).where(Survey.key == survey_key))
+    if survey is None:
+        raise NotFound(f"no survey {survey_key!r}")
+    return survey
+
+
+def get_wave(*, session: Session, survey_key: str, wave_key: str) -> Wave:
+    wave = session.scalar(
+        select(Wave).join(Survey).where(Survey.key == survey_key, Wave.key == wave_key)
+    )
+    if wave is None:
+        raise NotFound(f"survey {survey_key!r} has no wave {wave_key!r}")
+    return wave
+
+
+def set_wave_status(*, session: Session, survey_key: str, wave_key: str, status: WaveStatus) -> Wave:
+    wave = get_wave(session=session, survey_key=survey_key, wave_key=wave_key)
+    wave.status = status.value
+    return wave
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    """A version's definition with the database ids answers are stored under."""
+
+    survey_key: str
+    version_key: str
+    definition: SurveyDefinition
+    questions: list[ResolvedQuestion]
+    question_ids: dict[str, int]
+    option_ids: dict[str, dict[str, int]]
+    team_ids: dict[str, int]
+    role_ids: dict[str, int]
+    by_key: dict[str, ResolvedQuestion]
+    audiences: dict[str, Audience]
+    audience_conditions: dict[str, AnswerIn]
+    """Each audience as the condition on its deciding question."""
+
+
+class _VersionCache:
+    """Parsing a definition and mapping its ids costs far more than storing a response, and a
+    published version never changes: keep the few in use."""
+
+    def __init__(self, size: int = 32) -> None:
+        self._entries: OrderedDict[tuple[object, ...], PublishedVersion] = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def get(self, session: Session, version: SurveyVersion) -> PublishedVersion:
+        key = (str(session.get_bind().url), version.id, version.content_hash, version.published_at)
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        loaded = _load_published(session, version)
+        with self._lock:
+            self._entries[key] = loaded
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return loaded
+
+
+_cache = _VersionCache()
+
+
+def published_version(*, session: Session, version: SurveyVersion) -> PublishedVersion:
+    return _cache.get(session, version)
+
+
+def _load_published(session: Session, version: SurveyVersion) -> PublishedVersion:
+    definition = SurveyDefinition.model_validate(version.definition)
+    rows = session.execute(
+        select(Question.key, Question.id, Option.code, Option.id)
+        .join(Option, Option.question_id == Question.id, isouter=True)
+        .where(Question.version_id == version.id)
+    )
+    question_ids: dict[str, int] = {}
+    option_ids: dict[str, dict[str, int]] = {}
+    for question_key, question_id, option_code, option_id in rows:
+        question_ids[question_key] = question_id
+        codes = option_ids.setdefault(question_key, {})
+        if option_code is not None:
+            codes[option_code] = option_id
+    teams = session.execute(select(Team.key, Team.id).where(Team.version_id == version.id))
+    roles = session.execute(
+        select(RoleGrouping.key, RoleGrouping.id).where(RoleGrouping.version_id == version.id)
+    )
+    questions = resolve_questions(definition)
+    return PublishedVersion(
+        survey_key=definition.survey,
+        version_key=version.key,
+        definition=definition,
+        questions=questions,
+        by_key={question.key: question for question in questions},
+        question_ids=question_ids,
+        option_ids=option_ids,
+        team_ids=dict(teams.tuples().all()),
+        role_ids=dict(roles.tuples().all()),
+        audiences={a.key: a for a in definition.population.audiences},
+        audience_conditions={
+            a.key: AnswerIn.model_validate({"question": a.question, "in": a.answers})
+            for a in definition.population.audiences
+        },
+    )
