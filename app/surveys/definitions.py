@@ -215,7 +215,7 @@ class Scale(Reconstructable):
 class SurveyDefinition(Strict):
     """One version of one survey, exactly as its file says."""
 
-    survey: Key
+    survey: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
     survey_title: str
     version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=32)
     title: str

@@ -1,0 +1,127 @@
+"""Fixtures. Every database test runs twice: on SQLite and on a real PostgreSQL that this test
+session starts itself. Each test gets a fresh database built by the real migrations."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import PROJECT_ROOT, Settings
+from app.db import make_engine, make_session_factory, transaction
+from app.main import create_app
+from app.migrate import upgrade
+from app.surveys.definitions import SurveyDefinition
+from app.surveys.service import publish_definition
+from app.surveys.validation import load_definitions
+from tests.support.postgres_server import PostgresUnavailable, running_postgres
+
+DATA = Path(__file__).parent / "data"
+COVENTRY_DIR = PROJECT_ROOT / "survey_definitions" / "coventry-supervision"
+TEMPLATE = "supsurvey_migrated"
+_database_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The server's URL, with a template database already migrated to head."""
+    try:
+        with running_postgres() as url:
+            admin = create_engine(url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                connection.execute(text(f"CREATE DATABASE {TEMPLATE}"))
+            template_engine = make_engine(_settings(_with_database(url, TEMPLATE)))
+            upgrade(template_engine)
+            template_engine.dispose()
+            yield url
+            admin.dispose()
+    except PostgresUnavailable as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI: {error}")
+        pytest.skip(f"PostgreSQL not available: {error}")
+
+
+def _with_database(url: str, database: str) -> str:
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def _settings(database_url: str) -> Settings:
+    return Settings(environment="test", database_url=database_url, _env_file=None)  # type: ignore[call-arg]
+
+
+def fresh_postgres_database(server_url: str, *, migrated: bool = True) -> str:
+    name = f"supsurvey_test_{os.getpid()}_{next(_database_numbers)}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        template = f" TEMPLATE {TEMPLATE}" if migrated else ""
+        connection.execute(text(f"CREATE DATABASE {name}{template}"))
+    admin.dispose()
+    return _with_database(server_url, name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with no schema at all."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    server = request.getfixturevalue("postgres_server")
+    return fresh_postgres_database(server, migrated=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database migrated to head."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+        engine = make_engine(_settings(url))
+        upgrade(engine)
+        engine.dispose()
+        return url
+    return fresh_postgres_database(request.getfixturevalue("postgres_server"))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return _settings(database_url)
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+def coventry_definitions() -> dict[str, SurveyDefinition]:
+    loaded = load_definitions(sorted(COVENTRY_DIR.glob("*.yaml")))
+    return {definition.version: definition for definition in loaded}
+
+
+@pytest.fixture
+def coventry(
+    session_factory: sessionmaker[Session], coventry_definitions: dict[str, SurveyDefinition]
+) -> dict[str, SurveyDefinition]:
+    """Both Coventry versions published, no waves yet."""
+    for version in ("2014", "2015"):
+        with transaction(session_factory) as session:
+            publish_definition(session=session, definition=coventry_definitions[version])
+    return coventry_definitions
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
