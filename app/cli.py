@@ -35,7 +35,9 @@ cli.add_typer(demo_cli, name="demo", no_args_is_help=True)
 Paths = Annotated[
     list[Path], typer.Argument(help="Definition files (YAML), e.g. survey_definitions/*/*.yaml")
 ]
-SurveyOption = Annotated[str, typer.Option("--survey", help="Survey key, e.g. coventry-supervision")]
+SurveyOption = Annotated[
+    str, typer.Option("--survey", help="Survey key, e.g. coventry-supervision")
+]
 WaveOption = Annotated[str, typer.Option("--wave", help="Wave key, usually its year, e.g. 2016")]
 
 
@@ -67,7 +69,8 @@ def publish(paths: Paths) -> None:
     from app.surveys.service import PublishRefused, publish_definition
 
     definitions = _load(paths)
-    definitions.sort(key=lambda d: _publish_order(d, definitions))
+    order = {id(d): _publish_order(d, definitions) for d in definitions}
+    definitions.sort(key=lambda d: order[id(d)])
     factory = make_session_factory(make_engine(Settings()))
     for definition in definitions:
         try:
@@ -199,7 +202,7 @@ def waves_close(survey: SurveyOption, wave: WaveOption) -> None:
 def demo_seed() -> None:
     """Load the Coventry 2014 and 2015 waves with synthetic responses that reproduce the published
     counts, and an open 2016 wave. Does nothing if they are already there."""
-    from app.demo import seed_demo
+    from app.demo.seed import seed_demo
 
     settings = Settings()
     factory = make_session_factory(make_engine(settings))

@@ -13,7 +13,9 @@ from app.responses.service import FieldError, SubmissionRejected, WaveNotAccepti
 from app.surveys.service import NotFound
 
 
-def problem_response(status: int, detail: str, errors: list[FieldError] | None = None, **extra: Any) -> JSONResponse:
+def problem_response(
+    status: int, detail: str, errors: list[FieldError] | None = None, **extra: Any
+) -> JSONResponse:
     body: dict[str, Any] = {"detail": detail, **extra}
     if errors is not None:
         body["errors"] = [error.model_dump(exclude_none=True) for error in errors]
@@ -46,9 +48,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SubmissionRejected)
     async def _rejected(_request: Request, error: SubmissionRejected) -> JSONResponse:
-        return problem_response(
-            422, "The answers have problems; nothing was stored.", error.errors
-        )
+        return problem_response(422, "The answers have problems; nothing was stored.", error.errors)
 
     @app.exception_handler(WaveNotAccepting)
     async def _not_accepting(_request: Request, error: WaveNotAccepting) -> JSONResponse:
@@ -59,48 +59,46 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(404, str(error))
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
-    """Refuse bodies over the limit with 413, whether or not they say their length up front."""
+    """Refuse bodies over the limit with 413, whether or not they declare their length.
+
+    The body is read here, up to the limit, before the app sees it: a route's own body parsing
+    would turn any error into a 400.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "OPTIONS"}:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._refuse(scope, receive, send)
             return
-        received = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        body = bytearray()
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            body.extend(message.get("body", b""))
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+        replayed = False
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if started:
-                raise
-            await self._refuse(scope, receive, send)
+        await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(

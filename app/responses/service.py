@@ -24,7 +24,12 @@ from app.models import (
     Wave,
     WaveStatus,
 )
-from app.surveys.definitions import QuestionType, ResolvedQuestion, condition_holds
+from app.surveys.definitions import (
+    QuestionType,
+    ResolvedQuestion,
+    condition_holds,
+    condition_questions,
+)
 from app.surveys.service import NotFound, PublishedVersion, published_version
 
 MAX_TEXT_ANSWER = 2000
@@ -110,7 +115,7 @@ def store_response(
     ).first()
     if row is None:
         raise NotFound(f"survey {survey_key!r} has no wave {wave_key!r}")
-    wave, version = row.tuple()
+    wave, version = row
     receipt = hashlib.sha256(submission.submission_id.encode()).hexdigest()
     if session.scalar(
         select(
@@ -168,7 +173,7 @@ def store_response(
 
 
 def wave_state(wave: Wave, today: dt.date) -> str:
-    """"open", "not_open" (scheduled, or before its opening date) or "closed"."""
+    """ "open", "not_open" (scheduled, or before its opening date) or "closed"."""
     if wave.status == WaveStatus.closed or today > wave.closes_on:
         return "closed"
     if wave.status == WaveStatus.scheduled or today < wave.opens_on:
@@ -239,8 +244,7 @@ def validate_submission(
             FieldError(
                 field="team",
                 code="unknown_team",
-                message=f"There is no team {submission.team!r} in version "
-                f"{published.version_key}.",
+                message=f"There is no team {submission.team!r} in version {published.version_key}.",
             )
         )
     if submission.role not in published.role_ids:
@@ -262,14 +266,27 @@ def validate_submission(
                     message=f"There is no question {key!r} in version {published.version_key}.",
                 )
             )
-    shown = visible_questions(published, submission.answers)
-    shown_keys = {question.key for question in shown}
+    checked = {
+        question.key: _answer_rows(published, question, submission.answers[question.key])
+        for question in published.questions
+        if _given(submission.answers.get(question.key))
+    }
+    invalid = {key for key, (problem, _) in checked.items() if problem}
+    shown_keys = {question.key for question in visible_questions(published, submission.answers)}
     rows: list[tuple[int, int | None, str | None]] = []
     for question in published.questions:
-        given = submission.answers.get(question.key)
         field = f"answers.{question.key}"
+        if question.key in invalid:
+            code, message = checked[question.key][0]  # type: ignore[misc]
+            errors.append(
+                FieldError(field=field, question=question.number, code=code, message=message)
+            )
+            continue
+        if _depends_on(published, question) & invalid:
+            continue  # whether it is asked depends on an answer that is itself wrong
+        answered = question.key in checked
         if question.key not in shown_keys:
-            if given is not None:
+            if answered:
                 errors.append(
                     FieldError(
                         field=field,
@@ -280,27 +297,32 @@ def validate_submission(
                         "so it cannot be answered.",
                     )
                 )
-            continue
-        if given is None or given == "" or given == []:
-            if question.required:
-                errors.append(
-                    FieldError(
-                        field=field,
-                        question=question.number,
-                        code="required",
-                        message=f"Answer question {question.number}: {question.text}",
-                    )
-                )
-            continue
-        problem, question_rows = _answer_rows(published, question, given)
-        if problem:
+        elif answered:
+            rows.extend(checked[question.key][1])
+        elif question.required:
             errors.append(
-                FieldError(field=field, question=question.number, code=problem[0], message=problem[1])
+                FieldError(
+                    field=field,
+                    question=question.number,
+                    code="required",
+                    message=f"Answer question {question.number}: {question.text}",
+                )
             )
-        rows.extend(question_rows)
     if errors:
         raise SubmissionRejected(errors)
     return rows
+
+
+def _given(value: str | list[str] | None) -> bool:
+    return value is not None and value != "" and value != []
+
+
+def _depends_on(published: PublishedVersion, question: ResolvedQuestion) -> set[str]:
+    """The questions whose answers decide whether this one is asked."""
+    keys = {published.audiences[key].question for key in question.applies_to}
+    if question.show_if is not None:
+        keys.update(condition_questions(question.show_if))
+    return keys
 
 
 def _answer_rows(

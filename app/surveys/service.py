@@ -92,7 +92,7 @@ def publish_definition(
             raise PublishRefused(
                 f"{definition.survey} version {definition.version} already has responses, so it "
                 "can never change. Publish the corrected questionnaire as a new version (for "
-                f"example version: \"{definition.version}.1\") and use it for the next wave."
+                f'example version: "{definition.version}.1") and use it for the next wave.'
             )
         session.execute(delete(Team).where(Team.version_id == version.id))
         session.execute(delete(RoleGrouping).where(RoleGrouping.version_id == version.id))
@@ -123,11 +123,7 @@ def publish_definition(
 def version_has_responses(*, session: Session, version_id: int) -> bool:
     return bool(
         session.scalar(
-            select(
-                exists().where(
-                    Response.wave_id == Wave.id, Wave.version_id == version_id
-                )
-            )
+            select(exists().where(Response.wave_id == Wave.id, Wave.version_id == version_id))
         )
     )
 
@@ -244,7 +240,9 @@ def get_wave(*, session: Session, survey_key: str, wave_key: str) -> Wave:
     return wave
 
 
-def set_wave_status(*, session: Session, survey_key: str, wave_key: str, status: WaveStatus) -> Wave:
+def set_wave_status(
+    *, session: Session, survey_key: str, wave_key: str, status: WaveStatus
+) -> Wave:
     wave = get_wave(session=session, survey_key=survey_key, wave_key=wave_key)
     wave.status = status.value
     return wave
@@ -304,6 +302,7 @@ def _load_published(session: Session, version: SurveyVersion) -> PublishedVersio
         select(Question.key, Question.id, Option.code, Option.id)
         .join(Option, Option.question_id == Question.id, isouter=True)
         .where(Question.version_id == version.id)
+        .order_by(Question.position, Option.position)
     )
     question_ids: dict[str, int] = {}
     option_ids: dict[str, dict[str, int]] = {}
@@ -325,8 +324,8 @@ def _load_published(session: Session, version: SurveyVersion) -> PublishedVersio
         by_key={question.key: question for question in questions},
         question_ids=question_ids,
         option_ids=option_ids,
-        team_ids=dict(teams.tuples().all()),
-        role_ids=dict(roles.tuples().all()),
+        team_ids={key: id_ for key, id_ in teams},
+        role_ids={key: id_ for key, id_ in roles},
         audiences={a.key: a for a in definition.population.audiences},
         audience_conditions={
             a.key: AnswerIn.model_validate({"question": a.question, "in": a.answers})

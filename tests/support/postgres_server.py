@@ -178,7 +178,11 @@ class _Runner:
 
 @contextmanager
 def _sigterm_as_exit() -> Iterator[None]:
-    """Turn SIGTERM into SystemExit so `finally` blocks (our cleanup) run.
+    """Turn SIGTERM into KeyboardInterrupt so `finally` blocks (our cleanup) run.
+
+    KeyboardInterrupt rather than SystemExit: pytest records a SystemExit raised inside
+    a test as that test's failure and carries on, but stops the session (running fixture
+    teardown) on KeyboardInterrupt, which is what a SIGTERM means.
 
     Only when SIGTERM still has its default action and we are on the main thread;
     otherwise somebody else owns signal handling and we leave it alone.
@@ -191,7 +195,7 @@ def _sigterm_as_exit() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
+        raise KeyboardInterrupt(f"received signal {signum}")
 
     signal.signal(signal.SIGTERM, handler)
     try:
@@ -264,7 +268,7 @@ def running_postgres() -> Iterator[str]:
                 "--no-locale",
                 "--no-sync",
             )
-            # Appended as the owner would; later settings override earlier ones.
+            # Later settings override initdb's; the file keeps its owner when root appends.
             with (data / "postgresql.conf").open("a") as conf:
                 conf.write(
                     "\n# throwaway test server (tests/support/postgres_server.py)\n"
