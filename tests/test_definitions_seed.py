@@ -119,7 +119,9 @@ def test_every_seed_question_and_no_other(
             version == "2015" and question.number in CARRIED_OVER_2015
         )
         assert allowed, f"{version}: question {question.number} is not in the seed"
-        assert question.reconstructed, f"{version}: question {question.number} must be reconstructed"
+        assert question.reconstructed, (
+            f"{version}: question {question.number} must be reconstructed"
+        )
         assert question.reconstructed_reason
     # Same questions, in the order the report prints them.
     assert [q.number for q in defined if q.number in seed_numbers] == seed_numbers
@@ -293,9 +295,7 @@ def test_made_up_only_if_it_happens(
             by_number[version][second].key,
         ]
         for part in parts:
-            happens = {
-                o.code for o in by_number[version][first].options if not o.positive
-            }
+            happens = {o.code for o in by_number[version][first].options if not o.positive}
             assert set(part.in_) == happens  # type: ignore[union-attr]
 
 
@@ -328,7 +328,9 @@ def test_team_keys_stable_and_mash_split(definitions: dict[str, SurveyDefinition
 
 
 def test_role_groupings(definitions: dict[str, SurveyDefinition]) -> None:
-    reference = [row["role_grouping"] for row in _read_csv(REFERENCE / "coventry_2014_role_groupings.csv")]
+    reference = [
+        row["role_grouping"] for row in _read_csv(REFERENCE / "coventry_2014_role_groupings.csv")
+    ]
     roles_2014 = definitions["2014"].population.role_groupings
     roles_2015 = definitions["2015"].population.role_groupings
     assert len(reference) == 18
@@ -413,7 +415,8 @@ BREAKAGES = {
     ),
     "continues a question 2014 lacks": (
         "        number: 5b\n",
-        "        number: 5b\n        continues: {question: next_date_reviewed, comparability: comparable}\n",
+        "        number: 5b\n"
+        "        continues: {question: next_date_reviewed, comparability: comparable}\n",
         "question 5b (key next_date_reviewed)",
         "continues.question",
     ),
