@@ -66,7 +66,10 @@ def fresh_postgres_database(server_url: str, *, migrated: bool = True) -> str:
     return _with_database(server_url, name)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database with no schema at all."""
     if request.param == "sqlite":
@@ -75,16 +78,20 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return fresh_postgres_database(server, migrated=False)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database migrated to head."""
+def migrated_database(request: pytest.FixtureRequest, directory: Path) -> str:
+    """A new database migrated to head, on the backend the test is parametrised with."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'test.db'}"
+        url = f"sqlite:///{directory / 'test.db'}"
         engine = make_engine(_settings(url))
         upgrade(engine)
         engine.dispose()
         return url
     return fresh_postgres_database(request.getfixturevalue("postgres_server"))
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return migrated_database(request, tmp_path)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +19,8 @@ from app.reports.counts import headcounts, question_respondent_counts, responden
 from app.surveys.definitions import resolve_questions
 from app.surveys.service import get_wave
 from app.surveys.validation import load_definition
-from tests.conftest import COVENTRY_DIR, DATA
+from app.db import make_engine, make_session_factory
+from tests.conftest import BACKENDS, COVENTRY_DIR, DATA, _settings, migrated_database
 
 SURVEY = "coventry-supervision"
 TODAY = dt.date(2026, 11, 23)
@@ -29,15 +31,17 @@ def _reference(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(file))
 
 
-@pytest.fixture
-def seeded(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
-    seed_demo(
-        session_factory,
-        definitions_dir=COVENTRY_DIR.parent,
-        echo=lambda _line: None,
-        today=TODAY,
-    )
-    return session_factory
+@pytest.fixture(scope="module", params=BACKENDS)
+def seeded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[sessionmaker[Session]]:
+    """Seeded once per backend for the whole module: the tests here only read."""
+    url = migrated_database(request, tmp_path_factory.mktemp("demo"))
+    engine = make_engine(_settings(url))
+    factory = make_session_factory(engine)
+    seed_demo(factory, definitions_dir=COVENTRY_DIR.parent, echo=lambda _line: None, today=TODAY)
+    yield factory
+    engine.dispose()
 
 
 def _profile(factory: sessionmaker[Session], wave_key: str) -> pd.DataFrame:
@@ -151,6 +155,7 @@ def test_the_2016_wave_is_open_on_the_2015_version_with_no_responses(
 
 
 def test_seeding_again_changes_nothing(seeded: sessionmaker[Session]) -> None:
+    """(Reads only: a second seed that changed anything would fail here, not elsewhere.)"""
     lines: list[str] = []
     seed_demo(seeded, definitions_dir=COVENTRY_DIR.parent, echo=lines.append, today=TODAY)
     with transaction(seeded) as session:
@@ -163,14 +168,10 @@ def test_the_demo_is_the_same_on_every_run(
     seeded: sessionmaker[Session], tmp_path: Path
 ) -> None:
     """A fixed seed: two fresh databases get the same answers."""
-    from app.config import Settings
-    from app.db import make_engine, make_session_factory
     from app.migrate import upgrade
     from app.reports.counts import answer_counts
 
-    other_engine = make_engine(
-        Settings(database_url=f"sqlite:///{tmp_path / 'other.db'}", _env_file=None)  # type: ignore[call-arg]
-    )
+    other_engine = make_engine(_settings(f"sqlite:///{tmp_path / 'other.db'}"))
     upgrade(other_engine)
     other = make_session_factory(other_engine)
     seed_demo(other, definitions_dir=COVENTRY_DIR.parent, echo=lambda _l: None, today=TODAY)

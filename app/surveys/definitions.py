@@ -128,6 +128,9 @@ class QuestionBase(Reconstructable):
 
 class Question(QuestionBase):
     type: QuestionType
+    stem: str | None = None
+    """A heading shared with neighbouring questions ("Is your supervision session ever cancelled
+    or postponed ..." over 6a and 6b), where `text` alone ("... by you?") is not the question."""
     options: list[Option] = []
     scale: Key | None = None
     """Name of a shared option list in the version's `scales`, instead of `options`."""
@@ -242,7 +245,8 @@ class ResolvedQuestion(BaseModel):
     section_title: str
     type: QuestionType
     grid: str | None
-    grid_stem: str | None
+    stem: str | None
+    """The grid's or the question's shared heading, shown above `text`."""
     options: list[Option]
     required: bool
     applies_to: list[str]
@@ -297,6 +301,7 @@ def resolve_questions(definition: SurveyDefinition) -> list[ResolvedQuestion]:
                             QuestionType.likert,
                             [*options, *item.extra_options],
                             grid=entry,
+                            scale=None if item.options else _scale(definition, entry.scale),
                         )
                     )
             else:
@@ -304,7 +309,13 @@ def resolve_questions(definition: SurveyDefinition) -> list[ResolvedQuestion]:
                 if entry.type == QuestionType.yes_no and not options:
                     options = YES_NO
                 resolved.append(
-                    _resolved(section, entry, entry.type, [*options, *entry.extra_options])
+                    _resolved(
+                        section,
+                        entry,
+                        entry.type,
+                        [*options, *entry.extra_options],
+                        scale=_scale(definition, entry.scale),
+                    )
                 )
     return resolved
 
@@ -317,12 +328,17 @@ def _scale_options(
     return list(definition.scales[scale].options)
 
 
+def _scale(definition: SurveyDefinition, name: str | None) -> Scale | None:
+    return None if name is None else definition.scales.get(name)
+
+
 def _resolved(
     section: Section,
     question: QuestionBase,
     question_type: QuestionType,
     options: list[Option],
     grid: Grid | None = None,
+    scale: Scale | None = None,
 ) -> ResolvedQuestion:
     conditions = [c for c in (grid.show_if if grid else None, question.show_if) if c is not None]
     show_if: Condition | None = None
@@ -335,7 +351,7 @@ def _resolved(
             [*section.applies_to, *(grid.applies_to if grid else []), *question.applies_to]
         )
     )
-    reconstructed = question.reconstructed or bool(grid and grid.reconstructed)
+    sources = [part for part in (question, grid, scale) if part is not None and part.reconstructed]
     return ResolvedQuestion(
         key=question.key,
         number=question.number,
@@ -345,15 +361,14 @@ def _resolved(
         section_title=section.title,
         type=question_type,
         grid=grid.key if grid else None,
-        grid_stem=grid.stem if grid else None,
+        stem=grid.stem if grid else getattr(question, "stem", None),
         options=options,
         required=question.required,
         applies_to=applies_to,
         show_if=show_if,
         continues=question.continues,
-        reconstructed=reconstructed,
-        reconstructed_reason=question.reconstructed_reason
-        or (grid.reconstructed_reason if grid else None),
+        reconstructed=bool(sources),
+        reconstructed_reason=sources[0].reconstructed_reason if sources else None,
         hint=question.hint,
     )
 

@@ -43,7 +43,7 @@ class QuestionOut(BaseModel):
     section_title: str
     type: QuestionType
     grid: str | None
-    grid_stem: str | None
+    stem: str | None
     options: list[Option]
     required: bool
     applies_to: list[str]
@@ -52,6 +52,7 @@ class QuestionOut(BaseModel):
     comparability: str | None
     reconstructed: bool
     reconstructed_reason: str | None
+    hint: str | None
 
 
 class TeamOut(BaseModel):
