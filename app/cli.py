@@ -202,11 +202,14 @@ def waves_close(survey: SurveyOption, wave: WaveOption) -> None:
 def demo_seed() -> None:
     """Load the Coventry 2014 and 2015 waves with synthetic responses that reproduce the published
     counts, and an open 2016 wave. Does nothing if they are already there."""
-    from app.demo.seed import seed_demo
+    from app.demo.seed import DemoOutdated, seed_demo
 
     settings = Settings()
     factory = make_session_factory(make_engine(settings))
-    seed_demo(factory, definitions_dir=settings.definitions_dir, echo=typer.echo)
+    try:
+        seed_demo(factory, definitions_dir=settings.definitions_dir, echo=typer.echo)
+    except DemoOutdated as error:
+        _fail(str(error))
 
 
 @cli.command("serve")

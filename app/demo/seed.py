@@ -23,6 +23,7 @@ from app.responses.service import SubmissionIn, applies, store_response
 from app.surveys.definitions import ResolvedQuestion
 from app.surveys.service import (
     NotFound,
+    PublishRefused,
     PublishedVersion,
     create_wave,
     get_wave,
@@ -60,6 +61,10 @@ ROLE_TEAMS = {
 """Where a role plausibly works, so the demo's team-by-role tables look like a real council's."""
 
 
+class DemoOutdated(Exception):
+    """The database's demo answers an edition of the definitions that has since changed."""
+
+
 @dataclass
 class TeamTarget:
     responses: int
@@ -94,9 +99,16 @@ def seed_demo(
     paths = sorted((definitions_dir / SURVEY).glob("*.yaml"))
     definitions = {d.version: d for d in load_definitions(paths)}
     for version in sorted(definitions):
-        with transaction(factory) as session:
-            _, outcome = publish_definition(session=session, definition=definitions[version])
-            echo(f"{outcome.value:9} {SURVEY} version {version}")
+        try:
+            with transaction(factory) as session:
+                _, outcome = publish_definition(session=session, definition=definitions[version])
+        except PublishRefused as error:
+            raise DemoOutdated(
+                f"{error}\nThis database holds demo responses to an older edition of the "
+                "questionnaire files. Start again from an empty database: delete it (by default "
+                "var/supervision-survey.db) and run `make run` again."
+            ) from error
+        echo(f"{outcome.value:9} {SURVEY} version {version}")
 
     role_totals_2014 = _role_totals()
     for wave_key in ("2014", "2015"):

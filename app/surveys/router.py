@@ -87,7 +87,7 @@ def get_version(survey: str, version: str, session: SessionDep) -> VersionOut:
         suppression_threshold=definition.suppression_threshold,
         questions=[
             QuestionOut(
-                **question.model_dump(),
+                **dict(question),
                 comparability=question.continues.comparability.value
                 if question.continues
                 else None,
