@@ -23,8 +23,8 @@ from app.responses.service import SubmissionIn, applies, store_response
 from app.surveys.definitions import ResolvedQuestion
 from app.surveys.service import (
     NotFound,
-    PublishRefused,
     PublishedVersion,
+    PublishRefused,
     create_wave,
     get_wave,
     publish_definition,

@@ -7,11 +7,11 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import exists, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, bindparam, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -107,72 +107,90 @@ def store_response(
     Every problem is reported at once, field by field. A submission id already stored for the wave
     stores nothing and says so, whatever the wave's state is now.
     """
-    row = session.execute(
-        select(Wave, SurveyVersion)
-        .join(Survey, Survey.id == Wave.survey_id)
-        .join(SurveyVersion, SurveyVersion.id == Wave.version_id)
-        .where(Survey.key == survey_key, Wave.key == wave_key)
-    ).first()
-    if row is None:
+    wave = session.execute(_WAVE_QUERY, {"survey": survey_key, "wave": wave_key}).first()
+    if wave is None:
         raise NotFound(f"survey {survey_key!r} has no wave {wave_key!r}")
-    wave, version = row
+    connection = session.connection()
     receipt = hashlib.sha256(submission.submission_id.encode()).hexdigest()
-    if session.scalar(
-        select(
-            exists().where(
-                SubmissionReceipt.wave_id == wave.id,
-                SubmissionReceipt.submission_hash == receipt,
-            )
-        )
-    ):
+    # First, so that a retry is recognised whatever the wave's state is now; anything raised
+    # below rolls the receipt back with the rest.
+    claimed = connection.execute(
+        _insert_receipt(connection.dialect.name),
+        {"wave_id": wave.id, "submission_hash": receipt},
+    )
+    if claimed.first() is None:
         return StoreOutcome(StoreStatus.already_stored, None)
     check_wave_accepting(wave, today)
 
-    published = published_version(session=session, version=version)
+    published = published_version(session=session, version=wave)
     answer_rows = validate_submission(published, submission)
-
     response_id = uuid.uuid4().hex
-    try:
-        with session.begin_nested():
-            session.execute(
-                insert(SubmissionReceipt), [{"wave_id": wave.id, "submission_hash": receipt}]
-            )
-    except IntegrityError:
-        return StoreOutcome(StoreStatus.already_stored, None)
-    session.execute(
-        insert(Response),
-        [
-            {
-                "id": response_id,
-                "wave_id": wave.id,
-                "team_id": published.team_ids[submission.team],
-                "role_grouping_id": published.role_ids[submission.role],
-                "submitted_on": today,
-            }
-        ],
+    connection.execute(
+        _INSERT_RESPONSE,
+        {
+            "id": response_id,
+            "wave_id": wave.id,
+            "team_id": published.team_ids[submission.team],
+            "role_grouping_id": published.role_ids[submission.role],
+            "submitted_on": today,
+        },
     )
-    choices = [row for row in answer_rows if row[1] is not None]
+    choices = [
+        {"response_id": response_id, "question_id": question_id, "option_id": option_id}
+        for question_id, option_id, _ in answer_rows
+        if option_id is not None
+    ]
     if choices:
-        session.execute(
-            insert(Answer),
-            [
-                {"response_id": response_id, "question_id": question_id, "option_id": option_id}
-                for question_id, option_id, _ in choices
-            ],
-        )
-    texts = [row for row in answer_rows if row[1] is None]
+        connection.execute(_INSERT_ANSWER, choices)
+    texts = [
+        {"response_id": response_id, "question_id": question_id, "text": text}
+        for question_id, option_id, text in answer_rows
+        if option_id is None
+    ]
     if texts:
-        session.execute(
-            insert(TextAnswer),
-            [
-                {"response_id": response_id, "question_id": question_id, "text": text}
-                for question_id, _, text in texts
-            ],
-        )
+        connection.execute(_INSERT_TEXT, texts)
     return StoreOutcome(StoreStatus.stored, response_id)
 
 
-def wave_state(wave: Wave, today: dt.date) -> str:
+_WAVE_QUERY = (
+    select(
+        Wave.id,
+        Wave.key,
+        Wave.status,
+        Wave.opens_on,
+        Wave.closes_on,
+        SurveyVersion.id.label("version_id"),
+        SurveyVersion.content_hash,
+        SurveyVersion.published_at,
+    )
+    .join(Survey, Survey.id == Wave.survey_id)
+    .join(SurveyVersion, SurveyVersion.id == Wave.version_id)
+    .where(Survey.key == bindparam("survey"), Wave.key == bindparam("wave"))
+)
+_INSERT_RESPONSE = insert(Response.__table__)
+_INSERT_ANSWER = insert(Answer.__table__)
+_INSERT_TEXT = insert(TextAnswer.__table__)
+
+
+def _insert_receipt(dialect: str) -> Insert:
+    """A receipt, unless one for the same submission exists: then no row comes back, and no error
+    is raised, so no savepoint is needed."""
+    table = SubmissionReceipt.__table__
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing().returning(table.c.wave_id)
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing().returning(table.c.wave_id)
+    raise NotImplementedError(f"no receipt insert for {dialect}")
+
+
+class WaveDates(Protocol):
+    key: str
+    status: str
+    opens_on: dt.date
+    closes_on: dt.date
+
+
+def wave_state(wave: WaveDates, today: dt.date) -> str:
     """ "open", "not_open" (scheduled, or before its opening date) or "closed"."""
     if wave.status == WaveStatus.closed or today > wave.closes_on:
         return "closed"
@@ -181,7 +199,7 @@ def wave_state(wave: Wave, today: dt.date) -> str:
     return "open"
 
 
-def check_wave_accepting(wave: Wave, today: dt.date) -> None:
+def check_wave_accepting(wave: WaveDates, today: dt.date) -> None:
     state = wave_state(wave, today)
     if state == "closed":
         raise WaveNotAccepting(

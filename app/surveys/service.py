@@ -7,6 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 from threading import Lock
+from typing import Protocol
 
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
@@ -275,8 +276,8 @@ class _VersionCache:
         self._size = size
         self._lock = Lock()
 
-    def get(self, session: Session, version: SurveyVersion) -> PublishedVersion:
-        key = (str(session.get_bind().url), version.id, version.content_hash, version.published_at)
+    def get(self, session: Session, version: VersionRef) -> PublishedVersion:
+        key = (str(session.get_bind().url), version.version_id, version.content_hash, version.published_at)
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
@@ -292,11 +293,29 @@ class _VersionCache:
 _cache = _VersionCache()
 
 
-def published_version(*, session: Session, version: SurveyVersion) -> PublishedVersion:
+class VersionRef(Protocol):
+    """Enough to name one edition of a published version: a wave row with its version's columns."""
+
+    version_id: int
+    content_hash: str
+    published_at: dt.datetime
+
+
+def published_version(*, session: Session, version: VersionRef | SurveyVersion) -> PublishedVersion:
+    if isinstance(version, SurveyVersion):
+        version = _Ref(version.id, version.content_hash, version.published_at)
     return _cache.get(session, version)
 
 
-def _load_published(session: Session, version: SurveyVersion) -> PublishedVersion:
+@dataclass(frozen=True)
+class _Ref:
+    version_id: int
+    content_hash: str
+    published_at: dt.datetime
+
+
+def _load_published(session: Session, ref: VersionRef) -> PublishedVersion:
+    version = session.get_one(SurveyVersion, ref.version_id)
     definition = SurveyDefinition.model_validate(version.definition)
     rows = session.execute(
         select(Question.key, Question.id, Option.code, Option.id)
