@@ -72,7 +72,8 @@ class SurveyVersion(Base):
     key: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(200))
     content_hash: Mapped[str] = mapped_column(String(64))
-    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
+    """Loaded only when asked for: lists of versions do not need whole questionnaires."""
     previous_version_key: Mapped[str | None] = mapped_column(String(32))
     published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 

@@ -107,10 +107,10 @@ def store_response(
     Every problem is reported at once, field by field. A submission id already stored for the wave
     stores nothing and says so, whatever the wave's state is now.
     """
-    wave = session.execute(_WAVE_QUERY, {"survey": survey_key, "wave": wave_key}).first()
+    connection = session.connection()
+    wave = connection.execute(_WAVE_QUERY, {"survey": survey_key, "wave": wave_key}).first()
     if wave is None:
         raise NotFound(f"survey {survey_key!r} has no wave {wave_key!r}")
-    connection = session.connection()
     receipt = hashlib.sha256(submission.submission_id.encode()).hexdigest()
     # First, so that a retry is recognised whatever the wave's state is now; anything raised
     # below rolls the receipt back with the rest.
@@ -141,6 +141,8 @@ def store_response(
         if option_id is not None
     ]
     if choices:
+        # RETURNING makes SQLAlchemy batch the rows into one multi-row INSERT ("insertmanyvalues"):
+        # one round trip, where a plain executemany makes one per answer.
         connection.execute(_INSERT_ANSWER, choices)
     texts = [
         {"response_id": response_id, "question_id": question_id, "text": text}
@@ -168,7 +170,7 @@ _WAVE_QUERY = (
     .where(Survey.key == bindparam("survey"), Wave.key == bindparam("wave"))
 )
 _INSERT_RESPONSE = insert(Response.__table__)
-_INSERT_ANSWER = insert(Answer.__table__)
+_INSERT_ANSWER = insert(Answer.__table__).returning(Answer.__table__.c.option_id)
 _INSERT_TEXT = insert(TextAnswer.__table__)
 
 
@@ -300,7 +302,7 @@ def validate_submission(
                 FieldError(field=field, question=question.number, code=code, message=message)
             )
             continue
-        if _depends_on(published, question) & invalid:
+        if invalid and _depends_on(published, question) & invalid:
             continue  # whether it is asked depends on an answer that is itself wrong
         answered = question.key in checked
         if question.key not in shown_keys:

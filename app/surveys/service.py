@@ -277,7 +277,7 @@ class _VersionCache:
         self._lock = Lock()
 
     def get(self, session: Session, version: VersionRef) -> PublishedVersion:
-        key = (str(session.get_bind().url), version.version_id, version.content_hash, version.published_at)
+        key = (session.get_bind(), version.version_id, version.content_hash, version.published_at)
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
