@@ -1,7 +1,8 @@
 """`supervision-survey`: the operator's and survey owner's command line.
 
 Every command reads the same settings as the web app (DATABASE_URL and friends), so
-`DATABASE_URL=... supervision-survey db upgrade && ... demo seed && ... serve` works on any database.
+`DATABASE_URL=... supervision-survey db upgrade && ... demo seed && ... serve` works on any
+database.
 """
 
 from __future__ import annotations

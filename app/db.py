@@ -18,9 +18,7 @@ def make_engine(settings: Settings) -> Engine:
     """Bound parameters are never logged, even with SQL_ECHO on: they are answers."""
     url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(
-            url, echo=settings.sql_echo, hide_parameters=True, pool_pre_ping=True
-        )
+        return create_engine(url, echo=settings.sql_echo, hide_parameters=True, pool_pre_ping=True)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(

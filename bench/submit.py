@@ -24,25 +24,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx2 as httpx  # noqa: E402
-from fastapi import FastAPI  # noqa: E402
-from sqlalchemy import Engine, select  # noqa: E402
+import httpx2 as httpx
+from fastapi import FastAPI
+from sqlalchemy import Engine, select
 
-from app.config import PROJECT_ROOT, Settings  # noqa: E402
-from app.db import make_engine, make_session_factory, transaction  # noqa: E402
-from app.main import create_app  # noqa: E402
-from app.migrate import upgrade  # noqa: E402
-from app.models import Wave, WaveStatus  # noqa: E402
-from app.responses.service import SubmissionIn, store_response  # noqa: E402
-from app.surveys.service import (  # noqa: E402
+from app.config import PROJECT_ROOT, Settings
+from app.db import make_engine, make_session_factory, transaction
+from app.main import create_app
+from app.migrate import upgrade
+from app.models import Wave, WaveStatus
+from app.responses.service import SubmissionIn, store_response
+from app.surveys.service import (
     PublishedVersion,
     create_wave,
     publish_definition,
     published_version,
 )
-from app.surveys.validation import load_definitions  # noqa: E402
-from tests.support.answers import complete_answers  # noqa: E402
-from tests.support.postgres_server import running_postgres  # noqa: E402
+from app.surveys.validation import load_definitions
+from tests.support.answers import complete_answers
+from tests.support.postgres_server import running_postgres
 
 SURVEY = "coventry-supervision"
 TODAY = dt.date.today()
@@ -52,14 +52,21 @@ def _prepare(settings: Settings) -> tuple[Engine, PublishedVersion, int]:
     engine = make_engine(settings)
     upgrade(engine)
     factory = make_session_factory(engine)
-    definitions = load_definitions(sorted((PROJECT_ROOT / "survey_definitions" / SURVEY).glob("*.yaml")))
+    definitions = load_definitions(
+        sorted((PROJECT_ROOT / "survey_definitions" / SURVEY).glob("*.yaml"))
+    )
     for definition in sorted(definitions, key=lambda d: d.version):
         with transaction(factory) as session:
             publish_definition(session=session, definition=definition)
     with transaction(factory) as session:
         wave = create_wave(
-            session=session, survey_key=SURVEY, wave_key="bench", version_key="2015",
-            opens_on=TODAY, closes_on=TODAY, status=WaveStatus.open,
+            session=session,
+            survey_key=SURVEY,
+            wave_key="bench",
+            version_key="2015",
+            opens_on=TODAY,
+            closes_on=TODAY,
+            status=WaveStatus.open,
         )
         published = published_version(session=session, version=wave.version)
         wave_id = wave.id
@@ -83,7 +90,9 @@ def _submissions(published: PublishedVersion, count: int, rng: random.Random) ->
     return made
 
 
-def floor(engine: Engine, published: PublishedVersion, wave_id: int, batch: list[SubmissionIn]) -> None:
+def floor(
+    engine: Engine, published: PublishedVersion, wave_id: int, batch: list[SubmissionIn]
+) -> None:
     """The same rows, straight through the DB-API driver: no validation, no SQLAlchemy, no HTTP."""
     marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
     response_sql = (
@@ -92,19 +101,27 @@ def floor(engine: Engine, published: PublishedVersion, wave_id: int, batch: list
     )
     answer_sql = "INSERT INTO answers (response_id, question_id, option_id) VALUES "
     answer_row = f"({marker}, {marker}, {marker})"
-    receipt_sql = f"INSERT INTO submission_receipts (wave_id, submission_hash) VALUES ({marker}, {marker})"
+    receipt_sql = (
+        f"INSERT INTO submission_receipts (wave_id, submission_hash) VALUES ({marker}, {marker})"
+    )
     connection = engine.raw_connection()
     try:
         for submission in batch:
             cursor = connection.cursor()
             response_id = uuid.uuid4().hex
             cursor.execute(
-                receipt_sql, (wave_id, hashlib.sha256(submission.submission_id.encode()).hexdigest())
+                receipt_sql,
+                (wave_id, hashlib.sha256(submission.submission_id.encode()).hexdigest()),
             )
             cursor.execute(
                 response_sql,
-                (response_id, wave_id, published.team_ids[submission.team],
-                 published.role_ids[submission.role], TODAY),
+                (
+                    response_id,
+                    wave_id,
+                    published.team_ids[submission.team],
+                    published.role_ids[submission.role],
+                    TODAY,
+                ),
             )
             rows = [
                 (response_id, published.question_ids[key], published.option_ids[key][code])
@@ -126,7 +143,10 @@ def service(engine: Engine, batch: list[SubmissionIn]) -> None:
     for submission in batch:
         with transaction(factory) as session:
             store_response(
-                session=session, survey_key=SURVEY, wave_key="bench", submission=submission,
+                session=session,
+                survey_key=SURVEY,
+                wave_key="bench",
+                submission=submission,
                 today=TODAY,
             )
 
@@ -174,12 +194,20 @@ def bench(backend: str, responses: int, rounds: int) -> dict[str, float]:
         service(engine, _submissions(published, 10, rng))
         for _ in range(rounds):
             # Interleaved, so a noisy moment on the machine hits every path alike.
-            best["floor"] = max(best["floor"], _rate(
-                lambda b: floor(engine, published, wave_id, b), _submissions(published, responses, rng)))
-            best["service"] = max(best["service"], _rate(
-                lambda b: service(engine, b), _submissions(published, responses, rng)))
-            best["http"] = max(best["http"], _rate(
-                lambda b: http(app, b), _submissions(published, responses, rng)))
+            best["floor"] = max(
+                best["floor"],
+                _rate(
+                    lambda b: floor(engine, published, wave_id, b),
+                    _submissions(published, responses, rng),
+                ),
+            )
+            best["service"] = max(
+                best["service"],
+                _rate(lambda b: service(engine, b), _submissions(published, responses, rng)),
+            )
+            best["http"] = max(
+                best["http"], _rate(lambda b: http(app, b), _submissions(published, responses, rng))
+            )
         with engine.connect() as connection:
             assert connection.execute(select(Wave.id).where(Wave.key == "bench")).scalar_one()
         engine.dispose()
@@ -187,7 +215,9 @@ def bench(backend: str, responses: int, rounds: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--responses", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")

@@ -63,8 +63,13 @@ def wave_2015(
     today = dt.date.today()
     with transaction(session_factory) as session:
         create_wave(
-            session=session, survey_key=SURVEY, wave_key="2015", version_key="2015",
-            opens_on=today, closes_on=today, status=WaveStatus.open,
+            session=session,
+            survey_key=SURVEY,
+            wave_key="2015",
+            version_key="2015",
+            opens_on=today,
+            closes_on=today,
+            status=WaveStatus.open,
         )
     return session_factory
 
@@ -100,7 +105,9 @@ def test_stored_rows_hold_nothing_from_the_request_but_the_answers(
     flat = json.dumps(stored, default=str)
     for secret in ("respondent-laptop", "10.1.2.3", str(body["submission_id"])):
         assert secret not in flat
-    assert receipt.submission_hash == hashlib.sha256(str(body["submission_id"]).encode()).hexdigest()
+    assert (
+        receipt.submission_hash == hashlib.sha256(str(body["submission_id"]).encode()).hexdigest()
+    )
     assert receipt.submission_hash not in flat
 
 

@@ -51,8 +51,17 @@ def test_the_version_json_has_the_documented_shape(
     body = client.get(f"/api/v1/surveys/{SURVEY}/versions/2015").json()
     question = next(q for q in body["questions"] if q["number"] == "5")
     assert {
-        "key", "number", "text", "section", "type", "options", "applies_to", "show_if",
-        "continues", "comparability", "reconstructed",
+        "key",
+        "number",
+        "text",
+        "section",
+        "type",
+        "options",
+        "applies_to",
+        "show_if",
+        "continues",
+        "comparability",
+        "reconstructed",
     } <= set(question)
     assert question["comparability"] == "not_comparable"
     assert question["continues"]["note"]
@@ -65,7 +74,8 @@ def test_the_version_json_has_the_documented_shape(
     teams = {team["name"]: team for team in body["teams"]}
     assert sum(team["headcount"] for team in body["teams"]) == 570
     split = next(
-        t["key"] for t in client.get(f"/api/v1/surveys/{SURVEY}/versions/2014").json()["teams"]
+        t["key"]
+        for t in client.get(f"/api/v1/surveys/{SURVEY}/versions/2014").json()["teams"]
         if t["name"] == "MASH – Referral & Assessment Service"
     )
     assert teams["MASH – CSE"]["succeeds"] == [split]
@@ -81,12 +91,21 @@ def test_the_survey_list_shows_versions_and_waves(
     today = dt.date.today()
     with transaction(session_factory) as session:
         create_wave(
-            session=session, survey_key=SURVEY, wave_key="2016", version_key="2015",
-            opens_on=today, closes_on=today + dt.timedelta(days=30), status=WaveStatus.open,
+            session=session,
+            survey_key=SURVEY,
+            wave_key="2016",
+            version_key="2015",
+            opens_on=today,
+            closes_on=today + dt.timedelta(days=30),
+            status=WaveStatus.open,
         )
         create_wave(
-            session=session, survey_key=SURVEY, wave_key="2015", version_key="2015",
-            opens_on=dt.date(2015, 10, 1), closes_on=dt.date(2015, 10, 31),
+            session=session,
+            survey_key=SURVEY,
+            wave_key="2015",
+            version_key="2015",
+            opens_on=dt.date(2015, 10, 1),
+            closes_on=dt.date(2015, 10, 31),
             status=WaveStatus.closed,
         )
     reply = client.get("/api/v1/surveys")
@@ -101,7 +120,9 @@ def test_the_survey_list_shows_versions_and_waves(
     assert waves["2015"]["accepting_responses"] is False
 
 
-def test_an_unknown_version_is_404(coventry: dict[str, SurveyDefinition], client: TestClient) -> None:
+def test_an_unknown_version_is_404(
+    coventry: dict[str, SurveyDefinition], client: TestClient
+) -> None:
     assert client.get(f"/api/v1/surveys/{SURVEY}/versions/1999").status_code == 404
 
 

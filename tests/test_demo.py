@@ -12,14 +12,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import transaction
+from app.db import make_engine, make_session_factory, transaction
 from app.demo.seed import seed_demo
 from app.models import Response, WaveStatus
 from app.reports.counts import headcounts, question_respondent_counts, respondent_counts
 from app.surveys.definitions import resolve_questions
 from app.surveys.service import get_wave
 from app.surveys.validation import load_definition
-from app.db import make_engine, make_session_factory
 from tests.conftest import BACKENDS, COVENTRY_DIR, DATA, _settings, migrated_database
 
 SURVEY = "coventry-supervision"
@@ -58,7 +57,9 @@ def _profile(factory: sessionmaker[Session], wave_key: str) -> pd.DataFrame:
     profile["responses"] = responses.groupby("team")["respondents"].sum()
     # Every item of 18 (or of 20) is asked of the same people, so item a counts them.
     for number, column in (("4b", "q4b"), ("18a", "q18"), ("20a", "q20")):
-        profile[column] = answered[answered["number"] == number].groupby("team")["respondents"].sum()
+        profile[column] = (
+            answered[answered["number"] == number].groupby("team")["respondents"].sum()
+        )
     return profile.fillna(0).astype({"responses": int, "q4b": int, "q18": int, "q20": int})
 
 
@@ -110,12 +111,13 @@ def test_the_2014_role_groupings_match(seeded: sessionmaker[Session]) -> None:
     names = {role.key: role.name for role in definition.population.role_groupings}
     with transaction(seeded) as session:
         wave = get_wave(session=session, survey_key=SURVEY, wave_key="2014")
-        by_role = respondent_counts(session=session, wave_id=wave.id).groupby("role")[
-            "respondents"
-        ].sum()
-    expected = {row["role_grouping"]: int(row["responses"]) for row in _reference(
-        "coventry_2014_role_groupings.csv"
-    )}
+        by_role = (
+            respondent_counts(session=session, wave_id=wave.id).groupby("role")["respondents"].sum()
+        )
+    expected = {
+        row["role_grouping"]: int(row["responses"])
+        for row in _reference("coventry_2014_role_groupings.csv")
+    }
     assert {names[key]: int(count) for key, count in by_role.items()} == expected
 
 
@@ -144,9 +146,12 @@ def test_the_2016_wave_is_open_on_the_2015_version_with_no_responses(
         assert wave.status == WaveStatus.open
         assert wave.version.key == "2015"
         assert wave.opens_on == TODAY
-        assert session.scalar(
-            select(func.count()).select_from(Response).where(Response.wave_id == wave.id)
-        ) == 0
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Response).where(Response.wave_id == wave.id)
+            )
+            == 0
+        )
         counts = headcounts(session=session, wave_id=wave.id)
     assert counts["headcount"].sum() == 570
     for name in ("2014", "2015"):
@@ -164,9 +169,7 @@ def test_seeding_again_changes_nothing(seeded: sessionmaker[Session]) -> None:
     assert sum("left alone" in line for line in lines) == 2
 
 
-def test_the_demo_is_the_same_on_every_run(
-    seeded: sessionmaker[Session], tmp_path: Path
-) -> None:
+def test_the_demo_is_the_same_on_every_run(seeded: sessionmaker[Session], tmp_path: Path) -> None:
     """A fixed seed: two fresh databases get the same answers."""
     from app.migrate import upgrade
     from app.reports.counts import answer_counts

@@ -127,9 +127,7 @@ def test_a_version_cannot_be_published_before_the_one_it_continues(
 def test_the_split_team_records_its_predecessor(
     session_factory: sessionmaker[Session], coventry: dict[str, SurveyDefinition]
 ) -> None:
-    successors = {
-        team.key for team in coventry["2015"].population.teams if team.succeeds
-    }
+    successors = {team.key for team in coventry["2015"].population.teams if team.succeeds}
     assert len(successors) == 2
     with transaction(session_factory) as session:
         # 17 teams in 2015: 15 continue a 2014 team by key, 2 succeed the split MASH team.
@@ -182,9 +180,9 @@ def test_cli_publish_is_idempotent_and_refuses_to_change_an_answered_version(
     shutil.copy(COVENTRY_DIR / "2014.yaml", tmp_path / "2014.yaml")
     changed = tmp_path / "2015.yaml"
     changed.write_text(
-        (COVENTRY_DIR / "2015.yaml").read_text(encoding="utf-8").replace(
-            "organisation: ", "organisation: Corrected ", 1
-        ),
+        (COVENTRY_DIR / "2015.yaml")
+        .read_text(encoding="utf-8")
+        .replace("organisation: ", "organisation: Corrected ", 1),
         encoding="utf-8",
     )
     refused = _run(settings, "definitions", "publish", str(changed))

@@ -271,12 +271,16 @@ def _assign_roles(
             take(role, lambda r: r.supervisor)
     for role, teams in ROLE_TEAMS.items():
         if role in remaining:
-            take(role, lambda r, teams=teams: r.team in teams and not r.supervisor)
+            take(role, _staff_of(teams))
     for role in remaining:
         take(role, lambda r: not r.supervisor)
     for role in remaining:
-        take(role, lambda r: True)
+        take(role, lambda _r: True)
     assert not free and not any(remaining.values()), "role totals must match the responses"
+
+
+def _staff_of(teams: tuple[str, ...]) -> Callable[[Respondent], bool]:
+    return lambda respondent: respondent.team in teams and not respondent.supervisor
 
 
 def _answer(
@@ -326,9 +330,8 @@ def _choose(question: ResolvedQuestion, climate: float, rng: random.Random) -> s
         return rng.choice(excluded).code
     positive = [option for option in counted if option.positive]
     other = [option for option in counted if not option.positive]
+    pool = counted
     if positive and other:
         pool = positive if rng.random() < climate else other
-    else:
-        pool = counted
     weights = [len(pool) - index for index in range(len(pool))]
     return rng.choices(pool, weights=weights)[0].code

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Protocol
@@ -15,12 +16,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.models import (
-    Answer,
-    Response,
-    SubmissionReceipt,
+    Base,
     Survey,
     SurveyVersion,
-    TextAnswer,
     Wave,
     WaveStatus,
 )
@@ -169,15 +167,17 @@ _WAVE_QUERY = (
     .join(SurveyVersion, SurveyVersion.id == Wave.version_id)
     .where(Survey.key == bindparam("survey"), Wave.key == bindparam("wave"))
 )
-_INSERT_RESPONSE = insert(Response.__table__)
-_INSERT_ANSWER = insert(Answer.__table__).returning(Answer.__table__.c.option_id)
-_INSERT_TEXT = insert(TextAnswer.__table__)
+_INSERT_RESPONSE = insert(Base.metadata.tables["responses"])
+_INSERT_ANSWER = insert(Base.metadata.tables["answers"]).returning(
+    Base.metadata.tables["answers"].c.option_id
+)
+_INSERT_TEXT = insert(Base.metadata.tables["text_answers"])
 
 
 def _insert_receipt(dialect: str) -> Insert:
     """A receipt, unless one for the same submission exists: then no row comes back, and no error
     is raised, so no savepoint is needed."""
-    table = SubmissionReceipt.__table__
+    table = Base.metadata.tables["submission_receipts"]
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing().returning(table.c.wave_id)
     if dialect == "sqlite":
@@ -237,7 +237,7 @@ def visible_questions(
 def applies(
     published: PublishedVersion,
     question: ResolvedQuestion,
-    seen: dict[str, str | list[str]],
+    seen: Mapping[str, str | list[str]],
 ) -> bool:
     return not _unmet_audiences(published, question, seen) and (
         question.show_if is None or condition_holds(question.show_if, seen)
@@ -245,7 +245,7 @@ def applies(
 
 
 def _unmet_audiences(
-    published: PublishedVersion, question: ResolvedQuestion, seen: dict[str, str | list[str]]
+    published: PublishedVersion, question: ResolvedQuestion, seen: Mapping[str, str | list[str]]
 ) -> list[str]:
     return [
         published.audiences[key].label

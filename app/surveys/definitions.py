@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -42,7 +43,8 @@ class Option(Strict):
     label: str = Field(min_length=1)
     positive: bool = False
     excluded_from_base: bool = False
-    """Answers such as "Not applicable to my role": stored, but left out of every percentage's base."""
+    """Answers such as "Not applicable to my role": stored, but left out of every percentage's
+    base."""
 
 
 class Reconstructable(Strict):
@@ -85,7 +87,7 @@ def condition_questions(condition: Condition) -> list[str]:
     return [key for part in parts for key in condition_questions(part)]
 
 
-def condition_holds(condition: Condition, answers: dict[str, Any]) -> bool:
+def condition_holds(condition: Condition, answers: Mapping[str, Any]) -> bool:
     """Whether a condition holds for a respondent's answers so far (codes, or lists of codes)."""
     if isinstance(condition, AnswerIn):
         given = answers.get(condition.question)

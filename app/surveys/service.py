@@ -296,14 +296,17 @@ _cache = _VersionCache()
 class VersionRef(Protocol):
     """Enough to name one edition of a published version: a wave row with its version's columns."""
 
-    version_id: int
-    content_hash: str
-    published_at: dt.datetime
+    @property
+    def version_id(self) -> int: ...
+    @property
+    def content_hash(self) -> str: ...
+    @property
+    def published_at(self) -> dt.datetime: ...
 
 
 def published_version(*, session: Session, version: VersionRef | SurveyVersion) -> PublishedVersion:
     if isinstance(version, SurveyVersion):
-        version = _Ref(version.id, version.content_hash, version.published_at)
+        return _cache.get(session, _Ref(version.id, version.content_hash, version.published_at))
     return _cache.get(session, version)
 
 

@@ -198,7 +198,8 @@ def check_definition(definition: SurveyDefinition, *, file: str) -> list[Problem
 
     for section in definition.sections:
         for entry in section.questions:
-            where = f"{'grid' if isinstance(entry, Grid) else 'question'} {entry.number} (key {entry.key})"
+            kind = "grid" if isinstance(entry, Grid) else "question"
+            where = f"{kind} {entry.number} (key {entry.key})"
             if entry.scale is not None and entry.scale not in definition.scales:
                 problem(where, "scale", f"unknown scale {entry.scale!r}")
             if entry.scale is not None and entry.options:
@@ -233,15 +234,15 @@ def check_definition(definition: SurveyDefinition, *, file: str) -> list[Problem
         elif not question.options:
             problem(where, "options", f"a {question.type.value} question needs options")
         _check_options(question.options, where, problem)
-        for audience in question.applies_to:
-            if audience not in audiences:
-                problem(where, "applies_to", f"unknown audience {audience!r}")
-            elif position.get(audiences[audience].question, len(questions)) >= index:
+        for audience_key in question.applies_to:
+            if audience_key not in audiences:
+                problem(where, "applies_to", f"unknown audience {audience_key!r}")
+            elif position.get(audiences[audience_key].question, len(questions)) >= index:
                 problem(
                     where,
                     "applies_to",
-                    f"audience {audience!r} is decided by question "
-                    f"{audiences[audience].question!r}, which does not come before this one",
+                    f"audience {audience_key!r} is decided by question "
+                    f"{audiences[audience_key].question!r}, which does not come before this one",
                 )
         if question.show_if is not None:
             for code_problem in _condition_problems(question.show_if, by_key, position, index):

@@ -9,7 +9,8 @@ from app.surveys.service import PublishedVersion
 def complete_answers(
     published: PublishedVersion, chosen: dict[str, str] | None = None
 ) -> dict[str, str]:
-    """Answer every question this respondent is shown: `chosen` where given, else the first option."""
+    """Answer every question this respondent is shown: `chosen` where given, else the first
+    option."""
     chosen = chosen or {}
     answers: dict[str, str] = {}
     for question in published.questions:
