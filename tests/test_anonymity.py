@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.db import transaction
 from app.main import create_app
-from app.models import Base, Response, SubmissionReceipt, WaveStatus
+from app.models import Base, Response, SubmissionReceipt
 from app.surveys.definitions import SurveyDefinition
-from app.surveys.service import create_wave, get_wave, published_version
+from app.surveys.service import get_wave, published_version
 from tests.support.answers import complete_answers
+from tests.support.factories import create_wave_for_test
 
 SURVEY = "coventry-supervision"
 RESPONDENT_TABLES = ("responses", "answers", "text_answers", "submission_receipts")
@@ -60,17 +61,7 @@ def test_the_database_schema_agrees(engine: Engine) -> None:
 def wave_2015(
     session_factory: sessionmaker[Session], coventry: dict[str, SurveyDefinition]
 ) -> sessionmaker[Session]:
-    today = dt.date.today()
-    with transaction(session_factory) as session:
-        create_wave(
-            session=session,
-            survey_key=SURVEY,
-            wave_key="2015",
-            version_key="2015",
-            opens_on=today,
-            closes_on=today,
-            status=WaveStatus.open,
-        )
+    create_wave_for_test(session_factory)
     return session_factory
 
 

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import transaction
 from app.models import WaveStatus
 from app.surveys.definitions import SurveyDefinition
-from app.surveys.service import create_wave
 from tests.conftest import DATA
+from tests.support.factories import create_wave_for_test
 
 SURVEY = "coventry-supervision"
 
@@ -88,26 +86,14 @@ def test_the_survey_list_shows_versions_and_waves(
     coventry: dict[str, SurveyDefinition],
     client: TestClient,
 ) -> None:
-    today = dt.date.today()
-    with transaction(session_factory) as session:
-        create_wave(
-            session=session,
-            survey_key=SURVEY,
-            wave_key="2016",
-            version_key="2015",
-            opens_on=today,
-            closes_on=today + dt.timedelta(days=30),
-            status=WaveStatus.open,
-        )
-        create_wave(
-            session=session,
-            survey_key=SURVEY,
-            wave_key="2015",
-            version_key="2015",
-            opens_on=dt.date(2015, 10, 1),
-            closes_on=dt.date(2015, 10, 31),
-            status=WaveStatus.closed,
-        )
+    create_wave_for_test(session_factory, wave="2016", closes_in_days=30)
+    create_wave_for_test(
+        session_factory,
+        wave="2015",
+        opens_in_days=-400,
+        closes_in_days=-370,
+        status=WaveStatus.closed,
+    )
     reply = client.get("/api/v1/surveys")
     assert reply.status_code == 200
     (survey,) = reply.json()

@@ -29,37 +29,13 @@ def test_upgrade_seed_and_manage_waves(empty_database_url: str) -> None:
     assert [line.split()[0] for line in lines] == ["2014", "2015", "2016"]
     assert lines[2].endswith("open")
 
-    created = _run(
-        url,
-        "waves",
-        "create",
-        "--survey",
-        "coventry-supervision",
-        "--wave",
-        "2017",
-        "--version",
-        "2015",
-        "--opens",
-        "2017-10-01",
-        "--closes",
-        "2017-10-31",
-    )
+    create_2017 = (
+        "waves", "create", "--survey", "coventry-supervision", "--wave", "2017",
+        "--version", "2015", "--opens", "2017-10-01", "--closes", "2017-10-31",
+    )  # fmt: skip
+    created = _run(url, *create_2017)
     assert created.exit_code == 0, created.output
-    duplicate = _run(
-        url,
-        "waves",
-        "create",
-        "--survey",
-        "coventry-supervision",
-        "--wave",
-        "2017",
-        "--version",
-        "2015",
-        "--opens",
-        "2017-10-01",
-        "--closes",
-        "2017-10-31",
-    )
+    duplicate = _run(url, *create_2017)
     assert duplicate.exit_code == 1
     assert "already has a wave '2017'" in duplicate.output
     assert (

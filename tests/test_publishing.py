@@ -15,19 +15,18 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.config import Settings
 from app.db import transaction
-from app.models import Question, SurveyVersion, TeamSuccession, WaveStatus
+from app.models import Question, SurveyVersion, TeamSuccession
 from app.responses.service import SubmissionIn, store_response
 from app.surveys.definitions import SurveyDefinition, content_hash
 from app.surveys.service import (
     PublishOutcome,
     PublishRefused,
-    create_wave,
     publish_definition,
-    published_version,
 )
 from app.surveys.validation import load_definition
 from tests.conftest import COVENTRY_DIR
 from tests.support.answers import complete_answers
+from tests.support.factories import create_wave_for_test
 
 SURVEY = "coventry-supervision"
 
@@ -44,18 +43,8 @@ def _reworded(definition: SurveyDefinition) -> SurveyDefinition:
 
 
 def _answer_once(factory: sessionmaker[Session], version: str) -> None:
-    today = dt.date.today()
+    published = create_wave_for_test(factory, wave=version, version=version)
     with transaction(factory) as session:
-        wave = create_wave(
-            session=session,
-            survey_key=SURVEY,
-            wave_key=version,
-            version_key=version,
-            opens_on=today,
-            closes_on=today,
-            status=WaveStatus.open,
-        )
-        published = published_version(session=session, version=wave.version)
         store_response(
             session=session,
             survey_key=SURVEY,
@@ -66,7 +55,7 @@ def _answer_once(factory: sessionmaker[Session], version: str) -> None:
                 role=next(iter(published.role_ids)),
                 answers=complete_answers(published),
             ),
-            today=today,
+            today=dt.date.today(),
         )
 
 

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import transaction
 from app.models import Answer, Response, SubmissionReceipt, WaveStatus
 from app.surveys.definitions import SurveyDefinition
-from app.surveys.service import create_wave, get_wave, published_version
+from app.surveys.service import get_wave, published_version
 from tests.support.answers import complete_answers
+from tests.support.factories import create_wave_for_test
 
 SURVEY = "coventry-supervision"
 URL = f"/api/v1/surveys/{SURVEY}/waves/2015/responses"
@@ -24,17 +25,7 @@ URL = f"/api/v1/surveys/{SURVEY}/waves/2015/responses"
 def open_wave(
     session_factory: sessionmaker[Session], coventry: dict[str, SurveyDefinition]
 ) -> sessionmaker[Session]:
-    today = dt.date.today()
-    with transaction(session_factory) as session:
-        create_wave(
-            session=session,
-            survey_key=SURVEY,
-            wave_key="2015",
-            version_key="2015",
-            opens_on=today - dt.timedelta(days=3),
-            closes_on=today + dt.timedelta(days=10),
-            status=WaveStatus.open,
-        )
+    create_wave_for_test(session_factory, opens_in_days=-3, closes_in_days=10)
     return session_factory
 
 
@@ -183,17 +174,7 @@ def test_a_closed_or_unopened_wave_is_409_and_stores_nothing(
     closes: int,
     state: str,
 ) -> None:
-    today = dt.date.today()
-    with transaction(session_factory) as session:
-        create_wave(
-            session=session,
-            survey_key=SURVEY,
-            wave_key="2015",
-            version_key="2015",
-            opens_on=today + dt.timedelta(days=opens),
-            closes_on=today + dt.timedelta(days=closes),
-            status=status,
-        )
+    create_wave_for_test(session_factory, opens_in_days=opens, closes_in_days=closes, status=status)
     reply = client.post(URL, json=_body(session_factory))
     assert reply.status_code == 409
     assert reply.json()["state"] == state

@@ -6,8 +6,10 @@ frames go to `analysis`, which decides what may be shown.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.models import Answer, Headcount, Option, Question, Response, RoleGrouping, Team, Wave
@@ -25,14 +27,13 @@ def answer_counts(*, session: Session, wave_id: int) -> pd.DataFrame:
         )
         .select_from(Answer)
         .join(Response, Response.id == Answer.response_id)
-        .join(Team, Team.id == Response.team_id)
-        .join(RoleGrouping, RoleGrouping.id == Response.role_grouping_id)
         .join(Question, Question.id == Answer.question_id)
         .join(Option, Option.id == Answer.option_id)
-        .where(Response.wave_id == wave_id)
         .group_by(Team.key, RoleGrouping.key, Question.key, Option.code)
     )
-    return _frame(session, query, ["team", "role", "question", "option", "count"])
+    return _frame(
+        session, _of_wave(query, wave_id), ["team", "role", "question", "option", "count"]
+    )
 
 
 def respondent_counts(*, session: Session, wave_id: int) -> pd.DataFrame:
@@ -44,12 +45,9 @@ def respondent_counts(*, session: Session, wave_id: int) -> pd.DataFrame:
             func.count().label("respondents"),
         )
         .select_from(Response)
-        .join(Team, Team.id == Response.team_id)
-        .join(RoleGrouping, RoleGrouping.id == Response.role_grouping_id)
-        .where(Response.wave_id == wave_id)
         .group_by(Team.key, RoleGrouping.key)
     )
-    return _frame(session, query, ["team", "role", "respondents"])
+    return _frame(session, _of_wave(query, wave_id), ["team", "role", "respondents"])
 
 
 def question_respondent_counts(*, session: Session, wave_id: int) -> pd.DataFrame:
@@ -63,13 +61,10 @@ def question_respondent_counts(*, session: Session, wave_id: int) -> pd.DataFram
         )
         .select_from(Answer)
         .join(Response, Response.id == Answer.response_id)
-        .join(Team, Team.id == Response.team_id)
-        .join(RoleGrouping, RoleGrouping.id == Response.role_grouping_id)
         .join(Question, Question.id == Answer.question_id)
-        .where(Response.wave_id == wave_id)
         .group_by(Team.key, RoleGrouping.key, Question.key)
     )
-    return _frame(session, query, ["team", "role", "question", "respondents"])
+    return _frame(session, _of_wave(query, wave_id), ["team", "role", "question", "respondents"])
 
 
 def headcounts(*, session: Session, wave_id: int) -> pd.DataFrame:
@@ -84,5 +79,14 @@ def headcounts(*, session: Session, wave_id: int) -> pd.DataFrame:
     return _frame(session, query, ["team", "name", "headcount"])
 
 
-def _frame(session: Session, query, columns: list[str]) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def _of_wave(query: Select[*tuple[Any, ...]], wave_id: int) -> Select[*tuple[Any, ...]]:
+    """Responses of one wave, with the team and role grouping each was given."""
+    return (
+        query.join(Team, Team.id == Response.team_id)
+        .join(RoleGrouping, RoleGrouping.id == Response.role_grouping_id)
+        .where(Response.wave_id == wave_id)
+    )
+
+
+def _frame(session: Session, query: Select[*tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(session.execute(query).all(), columns=columns)

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel
 
-from app.surveys.definitions import Condition, Continues, Option, QuestionType
+from app.surveys.definitions import ResolvedQuestion
 
 
 class VersionSummary(BaseModel):
@@ -34,25 +34,11 @@ class SurveySummary(BaseModel):
     waves: list[WaveSummary]
 
 
-class QuestionOut(BaseModel):
-    key: str
-    number: str
-    text: str
-    short_title: str | None
-    section: str
-    section_title: str
-    type: QuestionType
-    grid: str | None
-    stem: str | None
-    options: list[Option]
-    required: bool
-    applies_to: list[str]
-    show_if: Condition | None
-    continues: Continues | None
+class QuestionOut(ResolvedQuestion):
+    """A question with its section, grid and scale folded in, as the definition resolves it."""
+
     comparability: str | None
-    reconstructed: bool
-    reconstructed_reason: str | None
-    hint: str | None
+    """How far it can be compared with the question it continues (None when it is new)."""
 
 
 class TeamOut(BaseModel):
