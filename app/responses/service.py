@@ -292,6 +292,13 @@ def validate_submission(
         if _given(submission.answers.get(question.key))
     }
     invalid = {key for key, (problem, _) in checked.items() if problem}
+    # Whether a question is asked cannot be known when it depends, directly or through another
+    # question, on an answer that is itself wrong: report the wrong answer, not its echoes.
+    unsettled = set(invalid)
+    if invalid:
+        for question in published.questions:
+            if _depends_on(published, question) & unsettled:
+                unsettled.add(question.key)
     shown_keys = {question.key for question in visible_questions(published, submission.answers)}
     rows: list[tuple[int, int | None, str | None]] = []
     for question in published.questions:
@@ -302,8 +309,8 @@ def validate_submission(
                 FieldError(field=field, question=question.number, code=code, message=message)
             )
             continue
-        if invalid and _depends_on(published, question) & invalid:
-            continue  # whether it is asked depends on an answer that is itself wrong
+        if question.key in unsettled:
+            continue
         answered = question.key in checked
         if question.key not in shown_keys:
             if answered:
