@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from jinja2 import Environment, FileSystemLoader
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.responses.service import FieldError, SubmissionRejected, WaveNotAccepting
@@ -20,6 +22,25 @@ def problem_response(
     if errors is not None:
         body["errors"] = [error.model_dump(exclude_none=True) for error in errors]
     return JSONResponse(body, status_code=status)
+
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"), autoescape=True
+)
+PAGE_TITLES = {404: "Page not found", 413: "Your answers were too large to send"}
+
+
+def wants_html(scope: Scope) -> bool:
+    """Respondent pages and browsers get pages; API clients get JSON."""
+    accept = dict(scope.get("headers") or []).get(b"accept", b"")
+    return str(scope.get("path", "")).startswith("/s/") or b"text/html" in accept
+
+
+def problem_page(status: int, detail: str) -> HTMLResponse:
+    html = TEMPLATES.get_template("problem.html").render(
+        title=PAGE_TITLES.get(status, "There is a problem"), detail=detail
+    )
+    return HTMLResponse(html, status_code=status)
 
 
 def _field_errors(error: RequestValidationError) -> list[FieldError]:
@@ -55,7 +76,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(409, str(error), state=error.state)
 
     @app.exception_handler(NotFound)
-    async def _not_found(_request: Request, error: NotFound) -> JSONResponse:
+    async def _not_found(request: Request, error: NotFound) -> Response:
+        if wants_html(request.scope):
+            return problem_page(
+                404, "There is no survey at this address. Check the link you were sent."
+            )
         return problem_response(404, str(error))
 
 
@@ -101,9 +126,17 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            413,
+        detail = (
             f"The request body is larger than the {self.max_bytes // 1024} KiB this service "
-            "accepts; nothing was stored.",
+            "accepts; nothing was stored."
+        )
+        response: Response = (
+            problem_page(
+                413,
+                "What you sent was too large, so nothing was changed. Your earlier answers are "
+                "still saved: go back and try again.",
+            )
+            if wants_html(scope)
+            else problem_response(413, detail)
         )
         await response(scope, receive, send)

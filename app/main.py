@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.errors import BodySizeLimit, install_error_handlers
+from app.responses.ratelimit import GuessLimiter
 from app.responses.router import router as responses_router
+from app.surveys.pages import router as pages_router
 from app.surveys.router import router as surveys_router
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -36,8 +42,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     install_error_handlers(app)
+    app.state.resume_limiter = GuessLimiter(per_client=10, overall=300)
     app.include_router(surveys_router)
     app.include_router(responses_router)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -254,6 +254,25 @@ class TextAnswer(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
+class Draft(Base):
+    """A questionnaire in progress, found only by the hash of the respondent's random key.
+
+    It holds no team or role until the respondent chose them, no time, and nothing about the
+    browser; it is deleted when the response is submitted and when the wave closes.
+    """
+
+    __tablename__ = "drafts"
+    __table_args__ = (NO_ROWID,)
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"), index=True)
+    team: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(64))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    discarded: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Questions whose answers a later change made irrelevant, to say so on the check page."""
+
+
 class SubmissionReceipt(Base):
     """That a client's submission id was stored, so a retry stores nothing twice. Deliberately
     unlinked from the response: no foreign key, no timestamp, no order."""

@@ -24,7 +24,7 @@ from tests.support.answers import complete_answers
 from tests.support.factories import create_wave_for_test
 
 SURVEY = "coventry-supervision"
-RESPONDENT_TABLES = ("responses", "answers", "text_answers", "submission_receipts")
+RESPONDENT_TABLES = ("responses", "answers", "text_answers", "submission_receipts", "drafts")
 
 
 def test_a_response_row_holds_only_id_wave_team_role_and_date() -> None:

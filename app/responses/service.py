@@ -33,6 +33,9 @@ from app.surveys.service import NotFound, PublishedVersion, published_version
 MAX_TEXT_ANSWER = 2000
 MAX_ANSWERS = 500
 
+AnswerMap = dict[str, str | list[str]]
+"""Question key to an option code, a list of codes, or text."""
+
 AnswerValue = (
     Annotated[str, StringConstraints(max_length=MAX_TEXT_ANSWER)]
     | Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=50)]
@@ -186,10 +189,42 @@ def _insert_receipt(dialect: str) -> Insert:
 
 
 class WaveDates(Protocol):
+    @property
+    def key(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def opens_on(self) -> dt.date: ...
+    @property
+    def closes_on(self) -> dt.date: ...
+
+
+@dataclass(frozen=True)
+class OpenedWave:
+    """A wave's dates and state with its published version: what a respondent page needs."""
+
+    id: int
     key: str
     status: str
     opens_on: dt.date
     closes_on: dt.date
+    published: PublishedVersion
+
+
+def load_wave(*, session: Session, survey_key: str, wave_key: str) -> OpenedWave:
+    row = (
+        session.connection().execute(_WAVE_QUERY, {"survey": survey_key, "wave": wave_key}).first()
+    )
+    if row is None:
+        raise NotFound(f"survey {survey_key!r} has no wave {wave_key!r}")
+    return OpenedWave(
+        id=row.id,
+        key=row.key,
+        status=row.status,
+        opens_on=row.opens_on,
+        closes_on=row.closes_on,
+        published=published_version(session=session, version=row),
+    )
 
 
 def wave_state(wave: WaveDates, today: dt.date) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from app.models import (
+    Draft,
     Headcount,
     Option,
     Question,
@@ -246,7 +247,14 @@ def set_wave_status(
 ) -> Wave:
     wave = get_wave(session=session, survey_key=survey_key, wave_key=wave_key)
     wave.status = status.value
+    if status == WaveStatus.closed:
+        delete_drafts_of_wave(session=session, wave_id=wave.id)
     return wave
+
+
+def delete_drafts_of_wave(*, session: Session, wave_id: int) -> None:
+    """Unfinished answers go when their wave closes: nobody can send them any more."""
+    session.execute(delete(Draft).where(Draft.wave_id == wave_id))
 
 
 @dataclass(frozen=True)
