@@ -28,10 +28,12 @@ definitions_cli = typer.Typer(help="Check and publish questionnaire definition f
 db_cli = typer.Typer(help="Create and migrate the database schema (Alembic).")
 waves_cli = typer.Typer(help="Create, open and close a survey's waves.")
 demo_cli = typer.Typer(help="The Coventry demo: both published waves with synthetic responses.")
+codes_cli = typer.Typer(help="Single-use access codes for a wave.")
 cli.add_typer(definitions_cli, name="definitions", no_args_is_help=True)
 cli.add_typer(db_cli, name="db", no_args_is_help=True)
 cli.add_typer(waves_cli, name="waves", no_args_is_help=True)
 cli.add_typer(demo_cli, name="demo", no_args_is_help=True)
+cli.add_typer(codes_cli, name="codes", no_args_is_help=True)
 
 Paths = Annotated[
     list[Path], typer.Argument(help="Definition files (YAML), e.g. survey_definitions/*/*.yaml")
@@ -197,6 +199,41 @@ def waves_open(survey: SurveyOption, wave: WaveOption) -> None:
 def waves_close(survey: SurveyOption, wave: WaveOption) -> None:
     """Close a wave: it accepts no more responses."""
     _set_status(survey, wave, WaveStatus.closed)
+
+
+CODES_PER_BATCH = 1000
+
+
+@codes_cli.command("issue")
+def codes_issue(
+    survey: SurveyOption,
+    wave: WaveOption,
+    count: Annotated[int, typer.Option(min=1, max=1_000_000, help="How many codes to make")],
+    out: Annotated[Path, typer.Option(help="CSV file to write the codes to (one per line)")],
+) -> None:
+    """Make COUNT single-use codes and require them for the wave. Only their hashes are stored:
+    the CSV is the only copy, so send it to whoever hands the codes out, then delete it."""
+    from app.responses.codes import issue_codes
+    from app.surveys.service import NotFound, get_wave
+
+    if out.exists():
+        _fail(f"{out} already exists: choose another file, codes are never overwritten")
+    factory = make_session_factory(make_engine(Settings()))
+    issued: list[str] = []
+    try:
+        with typer.progressbar(length=count, label="Issuing codes") as progress:
+            while len(issued) < count:
+                batch = min(CODES_PER_BATCH, count - len(issued))
+                with transaction(factory) as session:
+                    found = get_wave(session=session, survey_key=survey, wave_key=wave)
+                    issued.extend(issue_codes(session=session, wave=found, count=batch))
+                progress.update(batch)
+    except NotFound as error:
+        _fail(str(error))
+    with out.open("w", encoding="utf-8", newline="") as file:
+        file.write("code\n")
+        file.writelines(f"{code}\n" for code in issued)
+    typer.echo(f"{count} codes written to {out}; wave {wave} of {survey} now requires a code")
 
 
 @demo_cli.command("seed")

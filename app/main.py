@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     install_error_handlers(app)
-    app.state.resume_limiter = GuessLimiter(per_client=10, overall=300)
+    app.state.guess_limiter = GuessLimiter(per_client=10, overall=300)
     app.include_router(surveys_router)
     app.include_router(responses_router)
     app.include_router(pages_router)

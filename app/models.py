@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -188,6 +189,8 @@ class Wave(Base):
     opens_on: Mapped[dt.date] = mapped_column(Date)
     closes_on: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default=WaveStatus.scheduled.value)
+    access_codes_required: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Whether respondents must enter a single-use access code to start."""
 
     survey: Mapped[Survey] = relationship(back_populates="waves")
     version: Mapped[SurveyVersion] = relationship()
@@ -271,6 +274,23 @@ class Draft(Base):
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     discarded: Mapped[list[str]] = mapped_column(JSON, default=list)
     """Questions whose answers a later change made irrelevant, to say so on the check page."""
+    access_code_hash: Mapped[str | None] = mapped_column(String(64))
+    """The code that let this respondent in, marked used when they submit (in its own
+    transaction, after the response's) and forgotten with the draft."""
+
+
+class AccessCode(Base):
+    """A single-use code that lets one person answer a wave. Only its hash is stored, and nothing
+    links it to the response it let in: the draft carries it, and is deleted at submission."""
+
+    __tablename__ = "access_codes"
+    __table_args__ = (NO_ROWID,)
+
+    wave_id: Mapped[int] = mapped_column(
+        ForeignKey("waves.id", ondelete="CASCADE"), primary_key=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used: Mapped[bool] = mapped_column(default=False)
 
 
 class SubmissionReceipt(Base):

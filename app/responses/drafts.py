@@ -51,9 +51,17 @@ def submission_id_for(key: str, secret: str) -> str:
     return hmac.new(secret.encode(), f"submission:{key}".encode(), hashlib.sha256).hexdigest()
 
 
-def start_draft(*, session: Session, wave_id: int) -> str:
+def start_draft(*, session: Session, wave_id: int, access_code_hash: str | None = None) -> str:
     key = new_key()
-    session.add(Draft(key_hash=key_hash(key), wave_id=wave_id, answers={}, discarded=[]))
+    session.add(
+        Draft(
+            key_hash=key_hash(key),
+            wave_id=wave_id,
+            answers={},
+            discarded=[],
+            access_code_hash=access_code_hash,
+        )
+    )
     session.flush()
     return key
 

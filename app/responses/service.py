@@ -112,7 +112,7 @@ def store_response(
     wave = connection.execute(_WAVE_QUERY, {"survey": survey_key, "wave": wave_key}).first()
     if wave is None:
         raise NotFound(f"survey {survey_key!r} has no wave {wave_key!r}")
-    receipt = hashlib.sha256(submission.submission_id.encode()).hexdigest()
+    receipt = _receipt(submission.submission_id)
     # First, so that a retry is recognised whatever the wave's state is now; anything raised
     # below rolls the receipt back with the rest.
     claimed = connection.execute(
@@ -155,6 +155,20 @@ def store_response(
     return StoreOutcome(StoreStatus.stored, response_id)
 
 
+def _receipt(submission_id: str) -> str:
+    return hashlib.sha256(submission_id.encode()).hexdigest()
+
+
+def submission_received(*, session: Session, wave_id: int, submission_id: str) -> bool:
+    table = Base.metadata.tables["submission_receipts"]
+    found = session.execute(
+        select(table.c.wave_id).where(
+            table.c.wave_id == wave_id, table.c.submission_hash == _receipt(submission_id)
+        )
+    ).first()
+    return found is not None
+
+
 _WAVE_QUERY = (
     select(
         Wave.id,
@@ -162,6 +176,7 @@ _WAVE_QUERY = (
         Wave.status,
         Wave.opens_on,
         Wave.closes_on,
+        Wave.access_codes_required,
         SurveyVersion.id.label("version_id"),
         SurveyVersion.content_hash,
         SurveyVersion.published_at,
@@ -208,6 +223,7 @@ class OpenedWave:
     status: str
     opens_on: dt.date
     closes_on: dt.date
+    access_codes_required: bool
     published: PublishedVersion
 
 
@@ -223,6 +239,7 @@ def load_wave(*, session: Session, survey_key: str, wave_key: str) -> OpenedWave
         status=row.status,
         opens_on=row.opens_on,
         closes_on=row.closes_on,
+        access_codes_required=row.access_codes_required,
         published=published_version(session=session, version=row),
     )
 

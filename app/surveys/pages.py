@@ -18,8 +18,10 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from app.db import transaction
 from app.deps import SessionDep, SettingsDep, TodayDep
 from app.models import Draft
+from app.responses.codes import CodeState, code_hash, code_state, spend_code
 from app.responses.drafts import (
     find_draft,
     key_hash,
@@ -36,6 +38,8 @@ from app.responses.service import (
     WaveNotAccepting,
     load_wave,
     store_response,
+    submission_received,
+    validate_submission,
     visible_questions,
     wave_state,
 )
@@ -149,17 +153,12 @@ def start(
     closed = _not_accepting(page, today)
     if closed is not None:
         return closed
-    questions = len(wave.published.questions)
-    page.extra.update(
-        minutes=max(5, round(questions * SECONDS_PER_QUESTION / 60)),
-        threshold=wave.published.definition.suppression_threshold,
-        expired=request.query_params.get("expired") == "1",
-    )
+    _start_details(page, request)
     return page.render("respondent/start.html")
 
 
-@router.post("/start")
-def begin(
+@router.post("/start", response_class=HTMLResponse)
+async def begin(
     request: Request,
     survey: str,
     wave: WaveDep,
@@ -167,14 +166,51 @@ def begin(
     settings: SettingsDep,
     today: TodayDep,
 ) -> Response:
-    page = Page(request, wave, survey, title="")
+    page = Page(request, wave, survey, title=wave.published.definition.title)
     closed = _not_accepting(page, today)
     if closed is not None:
         return closed
-    key = start_draft(session=session, wave_id=wave.id)
+    spent_on: str | None = None
+    if wave.access_codes_required:
+        form = await _form(request)
+        problem = _code_problem(request, session, wave, str(form.get("code", "")))
+        if problem:
+            page.title = "Error: " + page.title
+            page.errors.append(PageError("code", problem))
+            _start_details(page, request)
+            return page.render("respondent/start.html", status_code=422)
+        spent_on = code_hash(str(form.get("code", "")))
+    key = start_draft(session=session, wave_id=wave.id, access_code_hash=spent_on)
     response = RedirectResponse(f"/s/{survey}/{wave.key}/you", status_code=303)
     _set_cookie(response, key, survey, wave.key, settings.environment == "production")
     return response
+
+
+def _code_problem(request: Request, session: Session, wave: OpenedWave, typed: str) -> str | None:
+    if not typed.strip():
+        return "Enter the access code you were sent"
+    if not request.app.state.guess_limiter.allow(_client(request)):
+        return "Too many tries. Wait a minute, then enter your code again"
+    state = code_state(session=session, wave_id=wave.id, typed=typed)
+    if state == CodeState.unknown:
+        return "That access code is not right. Check it against the one you were sent"
+    if state == CodeState.used:
+        return "That access code has already been used to send answers. Each code works once"
+    return None
+
+
+def _client(request: Request) -> str:
+    """Only to count guesses, in memory: never stored or logged."""
+    return request.client.host if request.client else "unknown"
+
+
+def _start_details(page: Page, request: Request) -> None:
+    definition = page.wave.published.definition
+    page.extra.update(
+        minutes=max(5, round(len(page.wave.published.questions) * SECONDS_PER_QUESTION / 60)),
+        threshold=definition.suppression_threshold,
+        expired=request.query_params.get("expired") == "1",
+    )
 
 
 def _set_cookie(response: Response, key: str, survey: str, wave: str, secure: bool) -> None:
@@ -473,13 +509,18 @@ async def submit(
     form = await _form(request)
     if not _check_csrf(form, settings.secret_key, key):
         return _expired_form(page)
+    submission_id = submission_id_for(key, settings.secret_key)
+    if draft.access_code_hash is not None:
+        refused = _spend_code(request, page, wave, draft, key, submission_id, settings.secret_key)
+        if refused is not None:
+            return refused
     try:
         store_response(
             session=session,
             survey_key=survey,
             wave_key=wave.key,
             submission=SubmissionIn(
-                submission_id=submission_id_for(key, settings.secret_key),
+                submission_id=submission_id,
                 team=draft.team or "",
                 role=draft.role or "",
                 answers=draft.answers,
@@ -500,6 +541,44 @@ async def submit(
     response = RedirectResponse(f"{base}/done", status_code=303)
     response.delete_cookie(COOKIE, path=base)
     return response
+
+
+def _spend_code(
+    request: Request,
+    page: Page,
+    wave: OpenedWave,
+    draft: Draft,
+    key: str,
+    submission_id: str,
+    secret: str,
+) -> HTMLResponse | None:
+    """Spend the draft's access code in a transaction of its own, before the response's, so the
+    two share no transaction, time or order. Answers are checked first: a refused submission
+    must not use up the code."""
+    try:
+        validate_submission(
+            wave.published,
+            SubmissionIn(
+                submission_id=submission_id,
+                team=draft.team or "",
+                role=draft.role or "",
+                answers=draft.answers,
+            ),
+        )
+    except SubmissionRejected as rejected:
+        page.title = "Error: " + page.title
+        page.errors = [PageError(_anchor(wave, e.field), e.message) for e in rejected.errors]
+        return _check_page(page, wave, draft, key, secret, status_code=422)
+    assert draft.access_code_hash is not None
+    with transaction(request.app.state.session_factory) as separate:
+        spent = spend_code(session=separate, wave_id=wave.id, hashed=draft.access_code_hash)
+        received = submission_received(
+            session=separate, wave_id=wave.id, submission_id=submission_id
+        )
+    if spent or received:
+        return None
+    page.title = "That access code has already been used"
+    return page.render("respondent/code_used.html", status_code=409)
 
 
 def _anchor(wave: OpenedWave, field_name: str) -> str:
@@ -539,8 +618,7 @@ async def resume_sent(
     closed = _not_accepting(page, today)
     if closed is not None:
         return closed
-    limiter = request.app.state.resume_limiter
-    if not limiter.allow(request.client.host if request.client else "unknown"):
+    if not request.app.state.guess_limiter.allow(_client(request)):
         page.title = "Error: " + page.title
         page.errors.append(
             PageError("key", "Too many tries. Wait a minute, then enter your key again")

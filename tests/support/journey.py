@@ -61,11 +61,17 @@ def answer_page(
 
 
 def complete_journey(
-    client: TestClient, base: str, team: str, role: str, chosen: dict[str, str]
+    client: TestClient,
+    base: str,
+    team: str,
+    role: str,
+    chosen: dict[str, str],
+    started: bool = False,
 ) -> list[str]:
-    """From the start page to the check page; returns the pages visited."""
-    start = client.post(f"{base}/start", follow_redirects=False)
-    assert start.status_code == 303
+    """From the start page (or just after it) to the check page; returns the pages visited."""
+    if not started:
+        start = client.post(f"{base}/start", follow_redirects=False)
+        assert start.status_code == 303
     visited = [f"{base}/you"]
     status, location = answer_page(client, f"{base}/you", {"team": team, "role": role})
     assert status == 303, location
