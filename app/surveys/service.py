@@ -9,7 +9,7 @@ from enum import StrEnum
 from threading import Lock
 from typing import Protocol
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, text
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -249,7 +249,23 @@ def set_wave_status(
     wave.status = status.value
     if status == WaveStatus.closed:
         delete_drafts_of_wave(session=session, wave_id=wave.id)
+        forget_arrival_order(session=session)
     return wave
+
+
+RESPONDENT_TABLES = ("responses", "answers", "text_answers", "submission_receipts", "access_codes")
+
+
+def forget_arrival_order(*, session: Session) -> None:
+    """Rewrite the respondent tables in the order of their random keys.
+
+    PostgreSQL keeps rows where they arrived, so a plain SELECT lists responses in the order they
+    were sent. (SQLite's tables here have no row ids and are already kept in key order.)
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for table in RESPONDENT_TABLES:
+        session.execute(text(f"CLUSTER {table} USING pk_{table}"))
 
 
 def delete_drafts_of_wave(*, session: Session, wave_id: int) -> None:
