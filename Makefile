@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+NODE_DEPS := node_modules/.package-lock.json
 
 .PHONY: run test lint bench clean
 
@@ -13,6 +14,11 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(INSTALLED)
 
+# axe-core for the accessibility checks in tests/browser; reinstalled when the lockfile changes.
+$(NODE_DEPS): package.json package-lock.json
+	npm ci --no-audit --no-fund --update-notifier=false
+	touch $(NODE_DEPS)
+
 run: $(INSTALLED)
 	$(BIN)/supervision-survey db upgrade
 	$(BIN)/supervision-survey demo seed
@@ -21,7 +27,7 @@ run: $(INSTALLED)
 	@echo
 	$(BIN)/supervision-survey serve --host 127.0.0.1 --port 8000
 
-test: $(INSTALLED)
+test: $(INSTALLED) $(NODE_DEPS)
 	$(BIN)/pytest
 
 lint: $(INSTALLED)
@@ -33,4 +39,4 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/submit.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis
+	rm -rf $(VENV) var node_modules .pytest_cache .hypothesis
