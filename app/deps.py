@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from typing import Annotated
+import functools
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
@@ -32,7 +33,25 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     except BaseException:
         await run_in_threadpool(_end, session, commit=False)
         raise
-    await run_in_threadpool(_end, session, commit=True)
+    if session.in_transaction():
+        await run_in_threadpool(_end, session, commit=True)
+    else:
+        session.close()  # committed by the route in its own thread: nothing left to wait for
+
+
+def commits_in_thread(handler: Callable[P, R]) -> Callable[P, R]:
+    """For a plain (worker-thread) route taking `session`: commit in that same thread when it
+    returns, so the session's teardown has nothing left to send to the thread pool."""
+
+    @functools.wraps(handler)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        result = handler(*args, **kwargs)
+        session = kwargs["session"]
+        assert isinstance(session, Session)
+        session.commit()
+        return result
+
+    return run
 
 
 def _end(session: Session, *, commit: bool) -> None:
@@ -50,6 +69,9 @@ async def get_today(request: Request) -> dt.date:
     no worker thread.)"""
     return dt.datetime.now(ZoneInfo(request.app.state.settings.timezone)).date()
 
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

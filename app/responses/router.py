@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from app.deps import SessionDep, TodayDep
+from app.deps import SessionDep, TodayDep, commits_in_thread
 from app.responses.service import StoreStatus, SubmissionIn, store_response
 
 router = APIRouter(prefix="/api/v1", tags=["responses"])
@@ -29,6 +29,7 @@ class StoredOut(BaseModel):
         422: {"description": "One error per field, all at once"},
     },
 )
+@commits_in_thread
 def submit_response(
     survey: str, wave: str, submission: SubmissionIn, session: SessionDep, today: TodayDep
 ) -> StoredOut | JSONResponse:

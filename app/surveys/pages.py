@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from app.db import transaction
-from app.deps import SessionDep, SettingsDep, TodayDep
+from app.deps import SessionDep, SettingsDep, TodayDep, commits_in_thread
 from app.models import Draft
 from app.responses.codes import CodeState, code_hash, code_state, spend_code
 from app.responses.drafts import (
@@ -47,11 +47,13 @@ from app.surveys.definitions import QuestionType, ResolvedQuestion, Section
 from app.surveys.service import NotFound, delete_drafts_of_wave
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+TEMPLATES.env.trim_blocks = True
+TEMPLATES.env.lstrip_blocks = True
 COOKIE = "draft"
 SECONDS_PER_QUESTION = 8
 """For the start page's estimate: a radio answer takes a few seconds to read and choose."""
 
-router = APIRouter(prefix="/s/{survey}/{wave}", include_in_schema=False)
+router = APIRouter(prefix="/s/{survey}/{wave_key}", include_in_schema=False)
 
 
 @dataclass
@@ -86,13 +88,6 @@ class Page:
         return TEMPLATES.TemplateResponse(self.request, template, context, status_code=status_code)
 
 
-def _wave(survey: str, wave: str, session: SessionDep) -> OpenedWave:
-    return load_wave(session=session, survey_key=survey, wave_key=wave)
-
-
-WaveDep = Annotated[OpenedWave, Depends(_wave)]
-
-
 def _csrf(secret: str, key: str) -> str:
     return hmac.new(secret.encode(), f"csrf:{key_hash(key)}".encode(), hashlib.sha256).hexdigest()
 
@@ -125,7 +120,12 @@ def _restart(base: str) -> RedirectResponse:
 
 
 async def _form(request: Request) -> FormData:
+    """Read in the event loop, so the handler itself can be a plain function in a worker thread
+    (it talks to the database, which must not block the loop)."""
     return await request.form(max_files=0, max_fields=400, max_part_size=4096)
+
+
+FormDep = Annotated[FormData, Depends(_form)]
 
 
 def _check_csrf(form: FormData, secret: str, key: str) -> bool:
@@ -146,9 +146,16 @@ def _sections(wave: OpenedWave, answers: AnswerMap) -> list[tuple[Section, list[
 
 
 @router.get("", response_class=HTMLResponse)
+@commits_in_thread
 def start(
-    request: Request, survey: str, wave: WaveDep, settings: SettingsDep, today: TodayDep
+    request: Request,
+    survey: str,
+    wave_key: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    today: TodayDep,
 ) -> HTMLResponse:
+    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
     page = Page(request, wave, survey, title=wave.published.definition.title)
     closed = _not_accepting(page, today)
     if closed is not None:
@@ -158,21 +165,23 @@ def start(
 
 
 @router.post("/start", response_class=HTMLResponse)
-async def begin(
+@commits_in_thread
+def begin(
     request: Request,
     survey: str,
-    wave: WaveDep,
+    wave_key: str,
     session: SessionDep,
     settings: SettingsDep,
     today: TodayDep,
+    form: FormDep,
 ) -> Response:
+    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
     page = Page(request, wave, survey, title=wave.published.definition.title)
     closed = _not_accepting(page, today)
     if closed is not None:
         return closed
     spent_on: str | None = None
     if wave.access_codes_required:
-        form = await _form(request)
         problem = _code_problem(request, session, wave, str(form.get("code", "")))
         if problem:
             page.title = "Error: " + page.title
@@ -220,14 +229,16 @@ def _set_cookie(response: Response, key: str, survey: str, wave: str, secure: bo
 
 
 @router.get("/you", response_class=HTMLResponse)
+@commits_in_thread
 def about_you(
     request: Request,
     survey: str,
-    wave: WaveDep,
+    wave_key: str,
     session: SessionDep,
     settings: SettingsDep,
     today: TodayDep,
 ) -> Response:
+    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
     page = Page(request, wave, survey, title="Your team and role")
     closed = _not_accepting(page, today, session)
     if closed is not None:
@@ -242,14 +253,17 @@ def about_you(
 
 
 @router.post("/you", response_class=HTMLResponse)
-async def about_you_sent(
+@commits_in_thread
+def about_you_sent(
     request: Request,
     survey: str,
-    wave: WaveDep,
+    wave_key: str,
     session: SessionDep,
     settings: SettingsDep,
     today: TodayDep,
+    form: FormDep,
 ) -> Response:
+    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
     page = Page(request, wave, survey, title="Your team and role")
     closed = _not_accepting(page, today, session)
     if closed is not None:
@@ -258,7 +272,6 @@ async def about_you_sent(
     if found is None:
         return _restart(f"/s/{survey}/{wave.key}")
     draft, key = found
-    form = await _form(request)
     if not _check_csrf(form, settings.secret_key, key):
         return _expired_form(page)
     team, role = str(form.get("team", "")), str(form.get("role", ""))
@@ -321,15 +334,17 @@ def _section(wave: OpenedWave, section_key: str) -> Section:
 
 
 @router.get("/section/{section}", response_class=HTMLResponse)
+@commits_in_thread
 def section_page(
     request: Request,
     survey: str,
+    wave_key: str,
     section: str,
-    wave: WaveDep,
     session: SessionDep,
     settings: SettingsDep,
     today: TodayDep,
 ) -> Response:
+    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
     spec = _section(wave, section)
     page = Page(request, wave, survey, title=spec.title)
     closed = _not_accepting(page, today, session)
@@ -353,15 +368,18 @@ def section_page(
 
 
 @router.post("/section/{section}", response_class=HTMLResponse)
-async def section_sent(
+@commits_in_thread
+def section_sent(
     request: Request,
     survey: str,
+    wave_key: str,
     section: str,
-    wave: WaveDep,
     session: SessionDep,
     settings: SettingsDep,
     today: TodayDep,
+    form: FormDep,
 ) -> Response:
+    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
     spec = _section(wave, section)
     page = Page(request, wave, survey, title=spec.title)
     closed = _not_accepting(page, today, session)
@@ -371,7 +389,6 @@ async def section_sent(
     if found is None:
         return _restart(f"/s/{survey}/{wave.key}")
     draft, key = found
-    form = await _form(request)
     if not _check_csrf(form, settings.secret_key, key):
         return _expired_form(page)
     page_keys = [q.key for q in wave.published.questions if q.section == section]
@@ -454,14 +471,16 @@ def _expired_form(page: Page) -> HTMLResponse:
 
 
 @router.get("/check", response_class=HTMLResponse)
+@commits_in_thread
 def check(
     request: Request,
     survey: str,
-    wave: WaveDep,
+    wave_key: str,
     session: SessionDep,
     settings: SettingsDep,
     today: TodayDep,
 ) -> Response:
+    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
     page = Page(request, wave, survey, title="Check your answers before sending them")
     closed = _not_accepting(page, today, session)
     if closed is not None:
@@ -491,14 +510,17 @@ def _check_page(
 
 
 @router.post("/submit", response_class=HTMLResponse)
-async def submit(
+@commits_in_thread
+def submit(
     request: Request,
     survey: str,
-    wave: WaveDep,
+    wave_key: str,
     session: SessionDep,
     settings: SettingsDep,
     today: TodayDep,
+    form: FormDep,
 ) -> Response:
+    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
     page = Page(request, wave, survey, title="Check your answers before sending them")
     base = f"/s/{survey}/{wave.key}"
     key = request.cookies.get(COOKIE)
@@ -506,7 +528,6 @@ async def submit(
     if draft is None or key is None:
         # A second click, a refresh or the back button: the first submission already went.
         return RedirectResponse(f"{base}/done" if key else base, status_code=303)
-    form = await _form(request)
     if not _check_csrf(form, settings.secret_key, key):
         return _expired_form(page)
     submission_id = submission_id_for(key, settings.secret_key)
@@ -591,13 +612,31 @@ def _anchor(wave: OpenedWave, field_name: str) -> str:
 
 
 @router.get("/done", response_class=HTMLResponse)
-def done(request: Request, survey: str, wave: WaveDep) -> HTMLResponse:
+@commits_in_thread
+def done(
+    request: Request,
+    survey: str,
+    wave_key: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    today: TodayDep,
+) -> HTMLResponse:
+    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
     page = Page(request, wave, survey, title="Your answers have been sent")
     return page.render("respondent/done.html")
 
 
 @router.get("/resume", response_class=HTMLResponse)
-def resume(request: Request, survey: str, wave: WaveDep, today: TodayDep) -> HTMLResponse:
+@commits_in_thread
+def resume(
+    request: Request,
+    survey: str,
+    wave_key: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    today: TodayDep,
+) -> HTMLResponse:
+    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
     page = Page(request, wave, survey, title="Continue your answers")
     closed = _not_accepting(page, today)
     if closed is not None:
@@ -606,14 +645,17 @@ def resume(request: Request, survey: str, wave: WaveDep, today: TodayDep) -> HTM
 
 
 @router.post("/resume", response_class=HTMLResponse)
-async def resume_sent(
+@commits_in_thread
+def resume_sent(
     request: Request,
     survey: str,
-    wave: WaveDep,
+    wave_key: str,
     session: SessionDep,
     settings: SettingsDep,
     today: TodayDep,
+    form: FormDep,
 ) -> Response:
+    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
     page = Page(request, wave, survey, title="Continue your answers")
     closed = _not_accepting(page, today)
     if closed is not None:
@@ -624,7 +666,6 @@ async def resume_sent(
             PageError("key", "Too many tries. Wait a minute, then enter your key again")
         )
         return page.render("respondent/resume.html", status_code=429)
-    form = await _form(request)
     key = normalise_key(str(form.get("key", "")))
     draft = find_draft(session=session, wave_id=wave.id, key=key)
     if key is None or draft is None:

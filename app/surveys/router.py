@@ -4,7 +4,7 @@ from fastapi import APIRouter, HTTPException
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.deps import SessionDep, TodayDep
+from app.deps import SessionDep, TodayDep, commits_in_thread
 from app.models import Survey, SurveyVersion, Team
 from app.responses.service import wave_state
 from app.surveys.definitions import SurveyDefinition, resolve_questions
@@ -23,6 +23,7 @@ router = APIRouter(prefix="/api/v1", tags=["surveys"])
 
 
 @router.get("/surveys", response_model=list[SurveySummary])
+@commits_in_thread
 def list_surveys(session: SessionDep, today: TodayDep) -> list[SurveySummary]:
     surveys = session.scalars(
         select(Survey)
@@ -64,6 +65,7 @@ def list_surveys(session: SessionDep, today: TodayDep) -> list[SurveySummary]:
 
 
 @router.get("/surveys/{survey}/versions/{version}", response_model=VersionOut)
+@commits_in_thread
 def get_version(survey: str, version: str, session: SessionDep) -> VersionOut:
     stored = session.scalar(
         select(SurveyVersion)
