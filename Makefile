@@ -23,7 +23,8 @@ run: $(INSTALLED)
 	$(BIN)/supervision-survey db upgrade
 	$(BIN)/supervision-survey demo seed
 	@echo
-	@echo "Open http://127.0.0.1:8000/docs for the API, http://127.0.0.1:8000/api/v1/surveys for the surveys."
+	@echo "Answer the open 2016 survey: http://127.0.0.1:8000/s/coventry-supervision/2016"
+	@echo "The API and its documentation: http://127.0.0.1:8000/docs"
 	@echo
 	$(BIN)/supervision-survey serve --host 127.0.0.1 --port 8000
 
@@ -37,6 +38,7 @@ lint: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/submit.py
+	$(BIN)/python bench/respond.py
 
 clean:
 	rm -rf $(VENV) var node_modules .pytest_cache .hypothesis

@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.responses.service import FieldError, SubmissionRejected, WaveNotAccepting
@@ -27,7 +29,11 @@ def problem_response(
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"), autoescape=True
 )
-PAGE_TITLES = {404: "Page not found", 413: "Your answers were too large to send"}
+PAGE_TITLES = {
+    400: "We could not read what was sent",
+    404: "Page not found",
+    413: "Your answers were too large to send",
+}
 
 
 def wants_html(scope: Scope) -> bool:
@@ -74,6 +80,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WaveNotAccepting)
     async def _not_accepting(_request: Request, error: WaveNotAccepting) -> JSONResponse:
         return problem_response(409, str(error), state=error.state)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if wants_html(request.scope) and 400 <= error.status_code < 500:
+            return problem_page(
+                error.status_code,
+                "Nothing was changed, and your earlier answers are still saved. Go back and "
+                "try again.",
+            )
+        return await http_exception_handler(request, error)
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, error: NotFound) -> Response:

@@ -275,3 +275,35 @@ def test_closing_a_wave_deletes_its_drafts(wave: sessionmaker[Session], client: 
     with transaction(wave) as session:
         assert session.scalar(select(func.count()).select_from(Draft)) == 0
     assert "This survey is closed" in client.get(f"{BASE}/section/key_basics").text
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data", b"garbage"),
+        ("multipart/form-data; boundary=xx", b"--xx\r\nnot a header\r\n\r\n"),
+        ("application/x-www-form-urlencoded", "&".join(f"f{i}=1" for i in range(1000)).encode()),
+    ],
+)
+def test_a_malformed_form_gets_a_4xx_page_and_loses_nothing(
+    wave: sessionmaker[Session], client: TestClient, content_type: str, body: bytes
+) -> None:
+    client.post(f"{BASE}/start")
+    answer_page(client, f"{BASE}/you", {"team": "cf_first", "role": "social_worker"})
+    reply = client.post(
+        f"{BASE}/section/about_you", content=body, headers={"content-type": content_type}
+    )
+    assert reply.status_code == 400
+    assert reply.headers["content-type"].startswith("text/html")
+    assert "earlier answers are still saved" in reply.text
+    with transaction(wave) as session:
+        assert session.scalars(select(Draft.team)).one() == "cf_first"
+
+
+def test_an_unknown_survey_or_section_is_a_404_page(
+    wave: sessionmaker[Session], client: TestClient
+) -> None:
+    for url in ("/s/no-such-survey/2015", f"{BASE}/section/no_such_section"):
+        reply = client.get(url)
+        assert reply.status_code == 404
+        assert reply.headers["content-type"].startswith("text/html")
