@@ -187,3 +187,35 @@ def test_the_demo_is_the_same_on_every_run(seeded: sessionmaker[Session], tmp_pa
 
     pd.testing.assert_frame_equal(counts(seeded), counts(other))
     other_engine.dispose()
+
+
+def _positive_share(
+    factory: sessionmaker[Session], wave_key: str, number: str, codes: set[str] | None = None
+) -> tuple[int, int]:
+    """(chosen, base) for a question over the whole wave: base leaves out "not applicable"."""
+    from app.reports.counts import answer_counts
+
+    definition = load_definition(COVENTRY_DIR / f"{wave_key}.yaml")
+    question = next(q for q in resolve_questions(definition) if q.number == number)
+    excluded = {o.code for o in question.options if o.excluded_from_base}
+    wanted = codes or {o.code for o in question.options if o.positive}
+    with transaction(factory) as session:
+        wave = get_wave(session=session, survey_key=SURVEY, wave_key=wave_key)
+        counts = answer_counts(session=session, wave_id=wave.id)
+    rows = counts[(counts["question"] == question.key) & ~counts["option"].isin(excluded)]
+    return int(rows[rows["option"].isin(wanted)]["count"].sum()), int(rows["count"].sum())
+
+
+def test_42_percent_always_include_the_childs_views_in_2015(seeded: sessionmaker[Session]) -> None:
+    """The one answer figure the scrutiny report states (11e, "Yes, always")."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    always, base = _positive_share(seeded, "2015", "11e", {"always"})
+    assert Decimal(100 * always / base).quantize(Decimal(1), rounding=ROUND_HALF_UP) == 42
+
+
+def test_supervision_agreements_rise_from_2014_to_2015(seeded: sessionmaker[Session]) -> None:
+    yes_2014, base_2014 = _positive_share(seeded, "2014", "4a")
+    yes_2015, base_2015 = _positive_share(seeded, "2015", "4a")
+    assert (base_2014, base_2015) == (370, 387)
+    assert yes_2015 / base_2015 > yes_2014 / base_2014 + 0.08

@@ -12,6 +12,7 @@ import datetime as dt
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -41,6 +42,14 @@ OPEN_WAVE_WEEKS = 8
 
 THIRD_PARTY_ANSWERED = {"2014": 82, "2015": 93}
 """The reports' NB under 11m: how many answered it rather than "no areas of disagreement yet"."""
+
+AGREEMENT_RATE = {"2014": 0.78, "2015": 0.92}
+"""Scrutiny's first target: everyone has a supervision agreement (4a). It rises in the demo."""
+CHILD_VIEWS_ALWAYS = {"2015": 0.42}
+"""The one answer figure the scrutiny report states: 42% said their supervision always included
+the child's views (11e, 2015)."""
+STANDOUT_TEAMS = {"2015": {"residential_gravel_hill": 0.15, "court_based_assessment": 0.98}}
+"""Teams far from the rest, so the team-against-overall comparison has something to find."""
 
 MANAGER_ROLES = ("team_manager", "head_of_service", "cf_team_leader", "senior_practitioner")
 ROLE_TEAMS = {
@@ -84,6 +93,8 @@ class Respondent:
     has_agreement: bool = True
     role: str = ""
     answers_third_party: bool = False
+    fixed: dict[str, str] = field(default_factory=dict)
+    """Answers decided for the whole wave at once (11e's 42%)."""
     answers: dict[str, str] = field(default_factory=dict)
 
 
@@ -224,7 +235,10 @@ def _respondents(
             if respondent.new_in_post:
                 continue
             respondent.new_in_post = rng.random() < 0.06
-            respondent.has_agreement = not respondent.new_in_post and rng.random() < 0.85
+            respondent.has_agreement = (
+                not respondent.new_in_post
+                and rng.random() < AGREEMENT_RATE.get(published.version_key, 0.85)
+            )
         respondents.extend(team_respondents)
 
     roles = {role.name: role.key for role in published.definition.population.role_groupings}
@@ -237,8 +251,32 @@ def _respondents(
     third_party = THIRD_PARTY_ANSWERED.get(published.version_key, wave_total // 4)
     for respondent in rng.sample(respondents, third_party):
         respondent.answers_third_party = True
+    if published.version_key in CHILD_VIEWS_ALWAYS:
+        _fix_share(published, respondents, "11e", CHILD_VIEWS_ALWAYS[published.version_key], rng)
     rng.shuffle(respondents)
     return respondents
+
+
+def _fix_share(
+    published: PublishedVersion,
+    respondents: list[Respondent],
+    number: str,
+    share: float,
+    rng: random.Random,
+) -> None:
+    """Give exactly the share (of those not answering "not applicable") the question's first
+    option, rounded half up as the reports round."""
+    question = next(q for q in published.questions if q.number == number)
+    excluded = [o.code for o in question.options if o.excluded_from_base]
+    counted = [o.code for o in question.options if not o.excluded_from_base]
+    not_applicable = set(rng.sample(range(len(respondents)), len(respondents) // 25))
+    base = len(respondents) - len(not_applicable)
+    first = int(Decimal(base * share).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    answering = [r for i, r in enumerate(respondents) if i not in not_applicable]
+    for index, respondent in enumerate(rng.sample(answering, len(answering))):
+        respondent.fixed[question.key] = counted[0] if index < first else rng.choice(counted[1:])
+    for index in not_applicable:
+        respondents[index].fixed[question.key] = excluded[0] if excluded else counted[-1]
 
 
 def _spread(totals: dict[str, int], size: int) -> dict[str, int]:
@@ -287,8 +325,10 @@ def _answer(
     published: PublishedVersion, respondent: Respondent, rng: random.Random, wave_key: str
 ) -> None:
     """Walk the questionnaire as the respondent would, answering only what they are shown."""
-    climate = 0.55 + 0.35 * random.Random(f"{wave_key}{respondent.team}").random()
-    forced = _forced_answers(published, respondent, rng)
+    climate = STANDOUT_TEAMS.get(wave_key, {}).get(
+        respondent.team, 0.55 + 0.35 * random.Random(f"{wave_key}{respondent.team}").random()
+    )
+    forced = {**_forced_answers(published, respondent, rng), **respondent.fixed}
     for question in published.questions:
         if not applies(published, question, respondent.answers):
             continue
