@@ -279,6 +279,7 @@ class PublishedVersion:
 
     survey_key: str
     version_key: str
+    version_id: int
     definition: SurveyDefinition
     questions: list[ResolvedQuestion]
     question_ids: dict[str, int]
@@ -365,6 +366,7 @@ def _load_published(session: Session, ref: VersionRef) -> PublishedVersion:
     return PublishedVersion(
         survey_key=definition.survey,
         version_key=version.key,
+        version_id=version.id,
         definition=definition,
         questions=questions,
         by_key={question.key: question for question in questions},
