@@ -8,8 +8,10 @@ database.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,11 +31,15 @@ db_cli = typer.Typer(help="Create and migrate the database schema (Alembic).")
 waves_cli = typer.Typer(help="Create, open and close a survey's waves.")
 demo_cli = typer.Typer(help="The Coventry demo: both published waves with synthetic responses.")
 codes_cli = typer.Typer(help="Single-use access codes for a wave.")
+report_cli = typer.Typer(
+    help="Reports from closed waves, every figure suppressed for small groups."
+)
 cli.add_typer(definitions_cli, name="definitions", no_args_is_help=True)
 cli.add_typer(db_cli, name="db", no_args_is_help=True)
 cli.add_typer(waves_cli, name="waves", no_args_is_help=True)
 cli.add_typer(demo_cli, name="demo", no_args_is_help=True)
 cli.add_typer(codes_cli, name="codes", no_args_is_help=True)
+cli.add_typer(report_cli, name="report", no_args_is_help=True)
 
 Paths = Annotated[
     list[Path], typer.Argument(help="Definition files (YAML), e.g. survey_definitions/*/*.yaml")
@@ -234,6 +240,113 @@ def codes_issue(
         file.write("code\n")
         file.writelines(f"{code}\n" for code in issued)
     typer.echo(f"{count} codes written to {out}; wave {wave} of {survey} now requires a code")
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+FormatOption = Annotated[Format, typer.Option("--format", help="table, csv or json")]
+RATE_COLUMNS = {
+    "group": "Group",
+    "respondents": "Responses",
+    "headcount": "Headcount",
+    "rate_pct": "Response rate %",
+    "one_person_pct": "1 person = %",
+    "reason": "Withheld",
+}
+QUESTION_COLUMNS = {
+    "wave": "Wave",
+    "number": "Q",
+    "team": "Team",
+    "role": "Role grouping",
+    "label": "Answer",
+    "base": "Base",
+    "count": "Count",
+    "share_pct": "Share %",
+    "positive_pct": "Positive %",
+    "one_person_pct": "1 person = %",
+    "reason": "Withheld",
+}
+
+
+def _emit(frame: Any, columns: dict[str, str], output: Format, title: str) -> None:
+    """Print a report: withheld figures are empty in CSV and JSON (with the reason beside them)
+    and a marker in a table, never a number and never 0."""
+    shown = frame[[c for c in columns if c in frame.columns]]
+    if output == Format.json:
+        records = json.loads(shown.to_json(orient="records", force_ascii=False))
+        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
+    elif output == Format.csv:
+        typer.echo(shown.rename(columns=columns).to_csv(index=False), nl=False)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=title)
+        for column in shown.columns:
+            table.add_column(columns[column], overflow="fold")
+        for row in shown.itertuples(index=False):
+            table.add_row(*("" if _missing(value) else str(value) for value in row))
+        Console(width=200).print(table)
+
+
+def _missing(value: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value)) if not isinstance(value, list | tuple) else False
+
+
+def _report_session() -> Any:
+    return transaction(make_session_factory(make_engine(Settings())))
+
+
+@report_cli.command("response-rates")
+def report_response_rates(
+    survey: SurveyOption,
+    wave: WaveOption,
+    by: Annotated[str, typer.Option(help="team or role")] = "team",
+    output: FormatOption = Format.table,
+) -> None:
+    """Responses, headcount, response rate and what one person is worth, per team or role."""
+    from app.reports.service import response_rates
+    from app.surveys.service import NotFound
+
+    if by not in ("team", "role"):
+        _fail("--by is team or role")
+    try:
+        with _report_session() as session:
+            frame = response_rates(session=session, survey_key=survey, wave_key=wave, by=by)  # type: ignore[arg-type]
+    except NotFound as error:
+        _fail(str(error))
+    _emit(frame, RATE_COLUMNS, output, f"{survey} {wave}: response rates by {by}")
+
+
+@report_cli.command("question")
+def report_question(
+    survey: SurveyOption,
+    wave: WaveOption,
+    question: Annotated[str, typer.Option(help="Printed number (4a) or key")],
+    by: Annotated[str, typer.Option(help="team, role, team,role or overall")] = "team",
+    output: FormatOption = Format.table,
+) -> None:
+    """One question's results by team, role grouping, both, or overall."""
+    from app.reports.service import ResultsNotReleased, question_report
+    from app.surveys.service import NotFound
+
+    if by not in ("team", "role", "team,role", "overall"):
+        _fail("--by is team, role, team,role or overall")
+    try:
+        with _report_session() as session:
+            frame = question_report(
+                session=session, survey_key=survey, wave_key=wave, question=question,
+                by=by, today=dt.date.today(),  # type: ignore[arg-type]
+            )  # fmt: skip
+    except (NotFound, ResultsNotReleased) as error:
+        _fail(str(error))
+    _emit(frame, QUESTION_COLUMNS, output, f"{survey} {wave}: question {question} by {by}")
 
 
 @demo_cli.command("seed")

@@ -228,6 +228,11 @@ class SurveyDefinition(Strict):
     fieldwork: Fieldwork
     previous_version: str | None = None
     suppression_threshold: int = Field(default=5, ge=2)
+    one_person_decimals: int = Field(default=0, ge=0, le=2)
+    """How "1 person = x%" is printed: Coventry used whole percents in 2014, one decimal in 2015."""
+    band_small_groups: bool = False
+    """Show the shares of groups under twice the threshold as bands ("fewer than 5"), so that a
+    0% or 100% cannot say what everyone in a small group answered."""
     intro: str | None = None
     population: Population
     scales: dict[Key, Scale] = {}

@@ -1,0 +1,434 @@
+"""Small-cohort suppression: the one place that decides which figures may leave `analysis`.
+
+A wave's figures for one question form one table of groups that add up: the overall is the sum of
+the teams and the sum of the role groupings; a team, and a role grouping, is the sum of its team ×
+role grouping cells; a linked group (the successors of a split team, shown against their
+predecessor) is the sum of its member teams. A user may ask for any breakdown of that table, so its
+figures are suppressed together, once, and every breakdown shows part of one consistent table:
+
+1. Primary: a group whose base is under `k` is withheld, base and all.
+2. Complementary: wherever a total is shown, the withheld groups that add up to it number at least
+   two and together at least `k`; if not, the next smallest is withheld too (or the total itself,
+   when every part already is). Repeated over every line of the table until nothing changes.
+3. Audit: rule 2 alone is not enough. Cycles through the two-way table, and the mix of answers
+   within withheld cells, can still pin a cell. So the pattern is attacked as an attacker would:
+   each withheld figure's range, given every shown figure, is found by maximum flow (on these
+   tables exactly what a linear programme finds), and while a base can move by less than `k`, or
+   an option's count by less than the `k` (or fewer) that its lines leave open, the smallest shown
+   neighbour is withheld too and rules 2 and 3 run again.
+
+With banding on, groups under `2k` show their base but not their counts: every option's share is
+a band ("fewer than 5", "all but fewer than 5"). Every option, not only a 0% or 100% one, since
+banding only those would itself say which groups were unanimous. Rule 2 then runs once more at
+`2k` over the groups whose counts are hidden, so no single banded group's counts are a difference
+of shown ones.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+DEFAULT_THRESHOLD = 5
+"""The smallest group whose figures may be shown, unless a survey sets its own `k`."""
+
+ALL = "(all)"
+"""In the `team` or `role` column: every team, or every role grouping (a margin of the table)."""
+
+MARKER = "*"
+"""What a display shows in place of a withheld figure: never a number, never 0."""
+
+BELOW_THRESHOLD = "below_threshold"
+COMPLEMENTARY = "complementary"
+
+FIGURES = ("base", "count", "share", "positive_count", "positive_share")
+"""Columns withheld with their group. All but `base` are hidden in a banded group too."""
+
+Group = tuple[str, str]
+IntArray = npt.NDArray[np.int64]
+
+
+class RemainderBelowThreshold(Exception):
+    """A filtered view whose remainder, the rest of the wave, is a group under `k`."""
+
+
+def suppress(
+    table: pd.DataFrame,
+    *,
+    k: int = DEFAULT_THRESHOLD,
+    linked_teams: Mapping[str, Collection[str]] | None = None,
+    band_under_2k: bool = False,
+) -> pd.DataFrame:
+    """Withhold every figure that would show, or let a user work out, a group under `k`.
+
+    `table` holds every group a user can see for a wave, one row per group (and option):
+
+    - `team`, `role`: the group; `ALL` in either marks a margin, in both the overall.
+      Team × role cells, when present, are present for every team and role grouping.
+    - `count`: how many in the group chose the option (or the group's size, without `option`).
+    - `option` (optional): the option; every group has a row for every option of its question,
+      and the group's base is the sum of its counts (options outside the base left out).
+    - `question` (optional): each question's rows are a table of their own.
+    - `positive` (optional): whether the option counts as positive, to band the positive share.
+    - any of `FIGURES`: withheld with the group; any other column passes through.
+
+    `linked_teams` names groups of teams also shown as one (`team` = the name, `role` = `ALL`),
+    such as the successors of a split team. Pass every linked group of the wave to every call,
+    so that all of the wave's views share one pattern.
+
+    Returns `table` with `FIGURES` made nullable and set to NA where hidden, plus `withheld`
+    (bool), `reason` (`BELOW_THRESHOLD`, `COMPLEMENTARY` or NA), `banded` (bool), `band` (the
+    option's band, or `MARKER`, for a banded group) and, with `positive`, `positive_band`.
+    """
+    assert isinstance(k, int) and k >= 1, "k is a whole number of people"
+    assert {"team", "role", "count"} <= set(table.columns), "need team, role and count"
+    assert pd.api.types.is_integer_dtype(table["count"]), "counts are whole numbers"
+    assert (table["count"] >= 0).all(), "counts are never negative"
+    linked = {name: tuple(members) for name, members in (linked_teams or {}).items()}
+    keys = [column for column in ("question", "team", "role", "option") if column in table]
+    assert not table.duplicated(keys).any(), f"one row per {', '.join(keys)}"
+
+    questions = table.groupby("question", sort=False) if "question" in table else [(None, table)]
+    states = pd.concat(
+        [_question_state(rows, k=k, linked=linked, band=band_under_2k) for _, rows in questions]
+    )
+    suppressed = table.join(states)
+    for column in FIGURES:
+        if column in suppressed:
+            hidden = suppressed["withheld"] | (suppressed["banded"] & (column != "base"))
+            suppressed[column] = _nullable(suppressed[column]).mask(hidden)
+    return suppressed
+
+
+def refuse_small_remainder(
+    *, view_respondents: int, wave_respondents: int, k: int = DEFAULT_THRESHOLD
+) -> None:
+    """Refuse a filtered view when the wave less the view is a group of 1 to `k - 1`.
+
+    Its figures would be the wave's figures less the view's, shown for fewer than `k` people.
+    """
+    assert 0 <= view_respondents <= wave_respondents, "a view is part of its wave"
+    remainder = wave_respondents - view_respondents
+    if 0 < remainder < k:
+        raise RemainderBelowThreshold(
+            f"the rest of the wave outside this view is {remainder} people, fewer than {k}"
+        )
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A shown total and the groups that add up to it.
+
+    `sign` orients the line in the flow network: every group then adds up in at most one line
+    with +1 and one with -1, so the attacker's equations form a network.
+    """
+
+    total: int
+    parts: tuple[int, ...]
+    sign: int
+
+
+@dataclass(frozen=True)
+class _Table:
+    counts: IntArray  # group × option
+    lines: tuple[_Line, ...]
+    overall: int
+
+    @cached_property
+    def base(self) -> IntArray:
+        return self.counts.sum(axis=1)
+
+    @cached_property
+    def ends(self) -> tuple[IntArray, IntArray]:
+        """Each group's node with +1 and with -1 in the network (node 0: in no such line)."""
+        plus, minus = np.zeros(len(self.counts), np.int64), np.zeros(len(self.counts), np.int64)
+        for node, line in enumerate(self.lines, start=1):
+            for group, coefficient in [(line.total, -line.sign)] + [(p, line.sign) for p in line.parts]:
+                end = plus if coefficient > 0 else minus
+                assert end[group] == 0, "each group adds up in at most two lines, one each way"
+                end[group] = node
+        return plus, minus
+
+
+def _question_state(
+    rows: pd.DataFrame, *, k: int, linked: dict[str, tuple[str, ...]], band: bool
+) -> pd.DataFrame:
+    groups: list[Group] = list(dict.fromkeys(zip(rows["team"], rows["role"], strict=True)))
+    group_of_row = np.array([groups.index(key) for key in zip(rows["team"], rows["role"], strict=True)])
+    options = list(dict.fromkeys(rows["option"])) if "option" in rows else [None]
+    option_of_row = (
+        np.array([options.index(o) for o in rows["option"]]) if "option" in rows else np.zeros(len(rows), np.int64)
+    )
+    assert len(rows) == len(groups) * len(options), "every group has a row for every option"
+    counts = np.zeros((len(groups), len(options)), np.int64)
+    counts[group_of_row, option_of_row] = rows["count"].to_numpy()
+    if "base" in rows:
+        assert (rows["base"].to_numpy() == counts.sum(axis=1)[group_of_row]).all(), "base = sum of counts"
+    table = _table(groups, counts, linked)
+
+    reasons = _withheld(table, k)
+    banded = _banded(table, k, reasons) if band else set()
+    withheld_row = np.isin(group_of_row, list(reasons))
+    banded_row = np.isin(group_of_row, list(banded))
+    state = pd.DataFrame(
+        {
+            "withheld": withheld_row,
+            "reason": [reasons.get(int(g)) for g in group_of_row],
+            "banded": banded_row,
+            "band": _bands(counts[group_of_row, option_of_row], table.base[group_of_row], k, banded_row),
+        },
+        index=rows.index,
+    )
+    if "positive" in rows:
+        positive = np.zeros(len(options), bool)
+        positive[option_of_row] = rows["positive"].to_numpy(bool)
+        positive_count = counts[:, positive].sum(axis=1)
+        state["positive_band"] = _bands(
+            positive_count[group_of_row], table.base[group_of_row], k, banded_row
+        )
+    return state
+
+
+def _table(groups: list[Group], counts: IntArray, linked: dict[str, tuple[str, ...]]) -> _Table:
+    """The lines along which the groups add up, checked against the counts."""
+    index = {group: i for i, group in enumerate(groups)}
+    assert (ALL, ALL) in index, "the overall is always part of the table"
+    member_of = {member: name for name, members in linked.items() for member in members}
+    assert len(member_of) == sum(map(len, linked.values())), "linked groups do not overlap"
+    teams = [t for t, r in groups if r == ALL and t != ALL and t not in linked]
+    roles = [r for t, r in groups if t == ALL and r != ALL]
+    cells = {(t, r) for t, r in groups if ALL not in (t, r)}
+    assert not cells or cells == {(t, r) for t in teams for r in roles}, "cells for every pair"
+    assert set(member_of) <= set(teams), "linked groups are made of the wave's teams"
+    assert all((name, ALL) in index for name in linked), "every linked group is in the table"
+    assert not cells & {(name, r) for name in linked for r in roles}, "linked groups by team only"
+
+    lines = []
+
+    def add(total: Group, parts: list[Group], sign: int) -> None:
+        present = tuple(index[p] for p in parts if p in index)
+        if present:
+            assert (counts[list(present)].sum(axis=0) == counts[index[total]]).all(), (
+                f"{total} is not the sum of its parts"
+            )
+            lines.append(_Line(index[total], present, sign))
+
+    stand_ins = [(t, ALL) for t in teams if t not in member_of] + [(name, ALL) for name in linked]
+    add((ALL, ALL), stand_ins, +1)
+    for name, members in linked.items():
+        add((name, ALL), [(member, ALL) for member in members], +1)
+    add((ALL, ALL), [(ALL, r) for r in roles], -1)
+    for t in teams:
+        add((t, ALL), [(t, r) for r in roles], +1)
+    for r in roles:
+        add((ALL, r), [(t, r) for t in teams], -1)
+    return _Table(counts, tuple(lines), index[(ALL, ALL)])
+
+
+def _withheld(table: _Table, k: int) -> dict[int, str]:
+    """Rules 1 to 3: each withheld group with its reason."""
+    reasons = {int(g): BELOW_THRESHOLD for g in np.flatnonzero(table.base < k)}
+    passed: dict[int, IntArray] = {}
+    while True:
+        _complete_lines(table, k, reasons)
+        weak = _first_unprotected(table, k, reasons, passed)
+        if weak is None:
+            return reasons
+        reasons[_smallest_shown_neighbour(table, weak, reasons)] = COMPLEMENTARY
+
+
+def _complete_lines(table: _Table, threshold: int, hidden: dict[int, str]) -> None:
+    """Rule 2, to a fixpoint: hidden parts of a shown total are two or more and `threshold` or more."""
+    changed = True
+    while changed:
+        changed = False
+        for line in table.lines:
+            withheld = [p for p in line.parts if p in hidden]
+            enough = len(withheld) >= 2 and table.base[withheld].sum() >= threshold
+            if line.total in hidden or not withheld or enough:
+                continue
+            shown = [p for p in line.parts if p not in hidden]
+            hidden[min(shown, key=lambda p: (table.base[p], p)) if shown else line.total] = (
+                COMPLEMENTARY
+            )
+            changed = True
+
+
+def _first_unprotected(
+    table: _Table, k: int, reasons: Mapping[int, str], passed: dict[int, IntArray]
+) -> int | None:
+    """The first withheld group an attacker could narrow too far, if any.
+
+    Every withheld base must keep a range of `k`. Option counts must stay open only in groups
+    under `k`: a complementary group has `k` or more people, and its counts matter only as a
+    way to a small group's, which are checked themselves.
+
+    Withholding more only widens ranges, so a group that passed is checked again only when what
+    it must leave open has grown. `passed` keeps that, per group, from one call to the next.
+    """
+    attack = _Attack(table, frozenset(reasons), k)
+    for group in sorted(reasons):
+        need = np.minimum(k, attack.open_counts(group))
+        if reasons[group] == COMPLEMENTARY:
+            need[:] = 0
+        if group in passed and (passed[group] == need).all():
+            continue
+        if not attack.protects(group, need):
+            return group
+        passed[group] = need
+    return None
+
+
+def _smallest_shown_neighbour(table: _Table, group: int, hidden: Collection[int]) -> int:
+    """The next group to withhold to widen `group`'s range: the smallest sharing a line with it."""
+    shown = [g for g in range(len(table.counts)) if g not in hidden and g != table.overall]
+    near = {p for line in table.lines if group in (line.total, *line.parts) for p in (line.total, *line.parts)}
+    candidates = [g for g in shown if g in near] or shown
+    assert candidates, "with all but the overall withheld, every range spans the overall"
+    return min(candidates, key=lambda g: (table.base[g], g))
+
+
+class _Attack:
+    """What an attacker who knows every shown figure can learn about the withheld ones.
+
+    For each option, the equations between a table's groups form a network (lines are nodes,
+    groups are arcs), so the range of a withheld count is two maximum flows: how much can be
+    moved into it, and out of it, through the other withheld counts. Flows stop at what the
+    decision needs (`k` more than the count), which keeps them to a few augmenting paths.
+    """
+
+    def __init__(self, table: _Table, hidden: frozenset[int], k: int) -> None:
+        self.table, self.hidden, self.k = table, hidden, k
+        self.plus, self.minus = (ends.tolist() for ends in table.ends)
+        # More than any flow is ever asked for: no flow goes beyond `k` more than a count.
+        self.unbounded = int(table.counts[sorted(hidden)].sum()) + k + 1
+        self.neighbours: dict[int, set[int]] = defaultdict(set)
+        self.capacity: list[dict[tuple[int, int], int]] = [
+            defaultdict(int) for _ in range(table.counts.shape[1])
+        ]
+        for group in hidden:
+            plus, minus = self.plus[group], self.minus[group]
+            self.neighbours[plus].add(minus)
+            self.neighbours[minus].add(plus)
+            for option, count in enumerate(table.counts[group].tolist()):
+                # A withheld count can grow without bound, and shrink to zero.
+                self.capacity[option][minus, plus] += self.unbounded
+                self.capacity[option][plus, minus] += count
+        self.flows: dict[tuple[int, int, int, int], int] = {}
+
+    def protects(self, group: int, need: IntArray) -> bool:
+        """Whether each option's count can move by its `need`, and the base by `k`."""
+        if self.plus[group] == self.minus[group]:
+            return True  # in no line at all: nothing shown constrains it
+        width = 0
+        for option in np.argsort(-need, kind="stable").tolist():
+            if need[option] == 0 and width >= self.k:
+                break
+            option_width = self._up(group, option) + self._down(group, option)
+            if option_width < need[option]:
+                return False
+            width += option_width
+        return width >= self.k
+
+    def _up(self, group: int, option: int) -> int:
+        """How much more the count can be, `k` at most. The group's own arc runs straight from
+        source to sink, so the flow without it is the flow with it less its capacity: one flow
+        serves every group between the same two lines."""
+        count = int(self.table.counts[group, option])
+        key = (self.plus[group], self.minus[group], option, self.k + count)
+        if key not in self.flows:
+            self.flows[key] = self._flow(option, key[0], key[1], limit=key[3])
+        return self.flows[key] - count
+
+    def _down(self, group: int, option: int) -> int:
+        """How much less the count can be: down to zero at most."""
+        count = int(self.table.counts[group, option])
+        if count == 0:
+            return 0
+        arc = (self.minus[group], self.plus[group])
+        return self._flow(option, *arc, limit=count, closed=arc)
+
+    def _flow(
+        self, option: int, source: int, sink: int, *, limit: int, closed: tuple[int, int] | None = None
+    ) -> int:
+        """Maximum flow from `source` to `sink`, up to `limit`, without the group on `closed`."""
+        residual = defaultdict(int, self.capacity[option])
+        if closed:
+            residual[closed] -= self.unbounded
+        flow = 0
+        while flow < limit:
+            came_from = {source: source}
+            queue = deque([source])
+            while queue and sink not in came_from:
+                node = queue.popleft()
+                for step in self.neighbours[node]:
+                    if step not in came_from and residual[node, step] > 0:
+                        came_from[step] = node
+                        queue.append(step)
+            if sink not in came_from:
+                return flow
+            path = [(came_from[node], node) for node in self._back_from(sink, came_from)]
+            push = min(limit - flow, *(residual[arc] for arc in path))
+            for start, end in path:
+                residual[start, end] -= push
+                residual[end, start] += push
+            flow += push
+        return flow
+
+    @staticmethod
+    def _back_from(node: int, came_from: dict[int, int]) -> list[int]:
+        """The nodes of the path found, from the sink back to just after the source."""
+        nodes = []
+        while came_from[node] != node:
+            nodes.append(node)
+            node = came_from[node]
+        return nodes
+
+    def open_counts(self, group: int) -> IntArray:
+        """Per option, what the group's lines leave open: the withheld count of its tightest
+        line, the overall's at most. An attacker learns that much however it is hidden."""
+        table, tightest = self.table, self.table.counts[self.table.overall]
+        for line in table.lines:
+            if group in line.parts:
+                if line.total in self.hidden:
+                    bound = self.open_counts(line.total)
+                else:
+                    bound = table.counts[[p for p in line.parts if p in self.hidden]].sum(axis=0)
+                tightest = np.minimum(tightest, bound)
+        return tightest
+
+
+def _banded(table: _Table, k: int, withheld: Mapping[int, str]) -> set[int]:
+    """Shown groups under `2k`, and the groups rule 2 at `2k` hides with them."""
+    hidden = dict(withheld) | {int(g): "" for g in np.flatnonzero(table.base < 2 * k) if g not in withheld}
+    _complete_lines(table, 2 * k, hidden)
+    return set(hidden) - set(withheld)
+
+
+def _bands(counts: IntArray, bases: IntArray, k: int, banded: npt.NDArray[np.bool_]) -> list[str | None]:
+    """A true statement that does not say whether a count is 0, all, or anything exact.
+
+    Which half of the group a count falls in: at most half is fewer than `k`, more than half is
+    all but fewer than `k`, in any group under `2k`. A larger banded group shows `MARKER`.
+    """
+    return [
+        None
+        if not is_banded
+        else MARKER
+        if base >= 2 * k
+        else f"fewer than {k}"
+        if 2 * count <= base
+        else f"all but fewer than {k}"
+        for count, base, is_banded in zip(counts, bases, banded, strict=True)
+    ]
+
+
+def _nullable(column: pd.Series) -> pd.Series:
+    """The column in a dtype that can hold NA, so a withheld figure is never a number."""
+    return column.astype("Int64" if pd.api.types.is_integer_dtype(column) else "Float64")

@@ -1,0 +1,64 @@
+"""Response profile: how many answered in each group, the response rate, and what one person is
+worth ("1 person = 14.3%"), as the Coventry reports printed them, totals included.
+
+A group's number of respondents is itself a figure about a small group, so it goes through the
+same suppression as every result: under `k` it is withheld, and so is whatever would let a reader
+work it out from the total.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis.disclosure import ALL, DEFAULT_THRESHOLD, MARKER, suppress
+from analysis.rounding import half_up_percent
+
+
+def response_profile(
+    groups: pd.DataFrame, *, one_person_decimals: int = 0, k: int = DEFAULT_THRESHOLD
+) -> pd.DataFrame:
+    """Per group, then in total: respondents, response rate and what one person is worth.
+
+    `groups`: `group` (a team, or a role grouping), `respondents`, and optionally `headcount`.
+
+    Returns the groups in their order and then the total (`group` = `ALL`), with `respondents`
+    (nullable), `headcount` when given, `response_rate` (respondents / headcount, exact) and
+    `rate_pct` (whole percent), `one_person` (1 / respondents, exact) and `one_person_pct`
+    (`one_person_decimals` places: 0 in Coventry's 2014 report, 1 in 2015), `withheld` and
+    `reason`. Percentages are text rounded half up, `MARKER` where withheld.
+    """
+    assert not groups["group"].duplicated().any() and ALL not in set(groups["group"])
+    with_headcount = "headcount" in groups
+    assert not with_headcount or (groups["headcount"] > 0).all(), "a team has staff"
+    total = groups.drop(columns="group").sum().to_frame().T.assign(group=ALL)
+    table = pd.concat([groups, total], ignore_index=True)
+    table["respondents"] = table["respondents"].astype("int64")
+    shown = suppress(
+        table.assign(team=table["group"], role=ALL, count=table["respondents"]), k=k
+    )
+    respondents = shown["count"]
+    profile = pd.DataFrame(
+        {
+            "group": table["group"],
+            "respondents": respondents,
+            "one_person": 1 / respondents.astype("Float64"),
+            "one_person_pct": _percents(
+                pd.Series(1, index=table.index), respondents, one_person_decimals
+            ),
+            "withheld": shown["withheld"],
+            "reason": shown["reason"],
+        }
+    )
+    if with_headcount:
+        headcount = table["headcount"].astype("Int64")
+        profile.insert(2, "headcount", headcount)
+        profile.insert(3, "response_rate", respondents / headcount.astype("Float64"))
+        profile.insert(4, "rate_pct", _percents(respondents, headcount, 0))
+    return profile
+
+
+def _percents(numerators: pd.Series, denominators: pd.Series, decimals: int) -> list[str]:
+    return [
+        MARKER if pd.isna(n) or pd.isna(d) else half_up_percent(int(n), int(d), decimals)
+        for n, d in zip(numerators, denominators, strict=True)
+    ]

@@ -1,0 +1,156 @@
+"""Reports: database counts in, `analysis` in the middle, labelled tables out.
+
+Every figure passes through `analysis.disclosure.suppress`, once per wave and question over every
+breakdown a user can ask for, before anything here labels it for a page, the API or a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from analysis.disclosure import ALL, suppress
+from analysis.profile import response_profile
+from analysis.results import breakdown, tabulate, with_display
+from app.reports.counts import answer_counts, respondent_counts
+from app.reports.inputs import options_frame, population, successor_groups
+from app.responses.service import OpenedWave, load_wave, wave_state
+from app.surveys.service import NotFound
+
+Breakdown = Literal["team", "role", "team,role", "overall"]
+
+
+class ResultsNotReleased(Exception):
+    """A wave's answers are not reported while it is open: only its response counts are."""
+
+
+def response_rates(
+    *, session: Session, survey_key: str, wave_key: str, by: Literal["team", "role"] = "team"
+) -> pd.DataFrame:
+    """Responses, headcount, response rate and "1 person =" per team (or role grouping), and
+    the total, rounded as the survey's reports round them."""
+    wave = load_wave(session=session, survey_key=survey_key, wave_key=wave_key)
+    definition = wave.published.definition
+    counts = respondent_counts(session=session, wave_id=wave.id)
+    people = population(session=session, wave=wave)
+    per_team = counts.groupby("team")["respondents"].sum()
+    if by == "team":
+        groups = pd.DataFrame(
+            {
+                "group": people.teams["name"],
+                "respondents": people.teams["team"].map(per_team).fillna(0).astype("int64"),
+                "headcount": people.teams["headcount"].astype("int64"),
+            }
+        )
+    else:
+        per_role = counts.groupby("role")["respondents"].sum()
+        groups = pd.DataFrame(
+            {
+                "group": people.roles["name"],
+                "respondents": people.roles["role"].map(per_role).fillna(0).astype("int64"),
+            }
+        )
+    return response_profile(
+        groups,
+        one_person_decimals=definition.one_person_decimals,
+        k=definition.suppression_threshold,
+    )
+
+
+def released_wave(
+    *, session: Session, survey_key: str, wave_key: str, today: dt.date
+) -> OpenedWave:
+    wave = load_wave(session=session, survey_key=survey_key, wave_key=wave_key)
+    if wave_state(wave, today) != "closed":
+        raise ResultsNotReleased(
+            f"Wave {wave.key} is still open (it closes on {wave.closes_on:%-d %B %Y}): its "
+            "results are not shown until it closes, only how many have responded."
+        )
+    return wave
+
+
+def wave_results(
+    *, session: Session, wave: OpenedWave, questions: list[str] | None = None
+) -> pd.DataFrame:
+    """Every breakdown's figures for the wave's questions (or the ones named), suppressed
+    together: one consistent pattern whatever breakdown is then shown."""
+    options = options_frame(wave)
+    if questions is not None:
+        unknown = set(questions) - set(options["question"])
+        if unknown:
+            raise NotFound(
+                f"version {wave.published.version_key} has no question {sorted(unknown)}"
+            )
+        options = options[options["question"].isin(questions)]
+    answers = answer_counts(session=session, wave_id=wave.id)
+    answers = answers[answers["question"].isin(set(options["question"]))]
+    people = population(session=session, wave=wave)
+    linked = _linked_teams(people.teams)
+    table = tabulate(
+        answers,
+        options,
+        teams=list(people.teams["team"]),
+        roles=list(people.roles["role"]),
+        linked_teams=linked,
+    )
+    definition = wave.published.definition
+    return suppress(
+        table,
+        k=definition.suppression_threshold,
+        linked_teams=linked,
+        band_under_2k=definition.band_small_groups,
+    )
+
+
+def _linked_teams(teams: pd.DataFrame) -> dict[str, list[str]]:
+    return {"+".join(members): members for members in successor_groups(teams).values()}
+
+
+def question_report(
+    *,
+    session: Session,
+    survey_key: str,
+    wave_key: str,
+    question: str,
+    by: Breakdown,
+    today: dt.date,
+) -> pd.DataFrame:
+    """One question's results for one breakdown, labelled for people."""
+    wave = released_wave(session=session, survey_key=survey_key, wave_key=wave_key, today=today)
+    key = _question_key(wave, question)
+    suppressed = wave_results(session=session, wave=wave, questions=[key])
+    groups = [] if by == "overall" else by.split(",")
+    shown = with_display(
+        breakdown(suppressed, groups), decimals=wave.published.definition.one_person_decimals
+    )
+    return label(shown, wave=wave, session=session)
+
+
+def _question_key(wave: OpenedWave, question: str) -> str:
+    """A question named by its key or its printed number ("4a")."""
+    by_number = {q.number.lower(): q.key for q in wave.published.questions}
+    key = by_number.get(question.lower(), question)
+    if key not in wave.published.by_key:
+        raise NotFound(f"version {wave.published.version_key} has no question {question!r}")
+    return key
+
+
+def label(frame: pd.DataFrame, *, wave: OpenedWave, session: Session) -> pd.DataFrame:
+    """Names for people in place of keys: team, role grouping, question number and text."""
+    people = population(session=session, wave=wave)
+    teams = dict(zip(people.teams["team"], people.teams["name"], strict=True))
+    for members in _linked_teams(people.teams).values():
+        teams["+".join(members)] = " + ".join(teams[m] for m in members)
+    roles = dict(zip(people.roles["role"], people.roles["name"], strict=True))
+    questions = wave.published.by_key
+    labelled = frame.copy()
+    labelled.insert(0, "wave", wave.key)
+    labelled["number"] = labelled["question"].map(lambda key: questions[key].number)
+    labelled["team"] = labelled["team"].map(lambda key: "All teams" if key == ALL else teams[key])
+    labelled["role"] = labelled["role"].map(
+        lambda key: "All role groupings" if key == ALL else roles[key]
+    )
+    return labelled

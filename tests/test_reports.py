@@ -1,0 +1,130 @@
+"""Reports from the demo, through the CLI: the published Coventry tables, cell for cell."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.db import make_engine, make_session_factory
+from app.demo.seed import seed_demo
+from tests.conftest import BACKENDS, COVENTRY_DIR, DATA, _settings, migrated_database
+
+SURVEY = "coventry-supervision"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    url = migrated_database(request, tmp_path_factory.mktemp("reports"))
+    engine = make_engine(_settings(url))
+    seed_demo(
+        make_session_factory(engine),
+        definitions_dir=COVENTRY_DIR.parent,
+        echo=lambda _l: None,
+        today=dt.date(2026, 11, 23),
+    )
+    engine.dispose()
+    yield url
+
+
+def _report(url: str, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["report", *args], env={"DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _reference(name: str) -> list[dict[str, str]]:
+    with (DATA / "reference" / name).open(encoding="utf-8") as file:
+        return list(csv.DictReader(file))
+
+
+@pytest.mark.parametrize(
+    ("wave", "total"), [("2014", ("370", "509", "73")), ("2015", ("387", "570", "68"))]
+)
+def test_response_rates_equal_the_published_tables(
+    demo_url: str, wave: str, total: tuple[str, str, str]
+) -> None:
+    output = _report(
+        demo_url, "response-rates", "--survey", SURVEY, "--wave", wave, "--format", "csv"
+    )
+    rows = list(csv.DictReader(io.StringIO(output)))
+    *teams, totals = rows
+    reference = _reference(f"coventry_{wave}_response_profile.csv")
+    assert [row["Group"] for row in teams] == [row["team"] for row in reference]
+    for row, published in zip(teams, reference, strict=True):
+        assert (row["Responses"], row["Headcount"], row["Response rate %"]) == (
+            published["responses"],
+            published["headcount"],
+            published["published_rate_pct"],
+        ), published["team"]
+        if "published_one_person_pct" in published:
+            assert row["1 person = %"] == published["published_one_person_pct"], published["team"]
+        assert row["Withheld"] == ""
+    assert (totals["Responses"], totals["Headcount"], totals["Response rate %"]) == total
+
+
+def test_the_2014_role_groupings_equal_the_published_table(demo_url: str) -> None:
+    output = _report(
+        demo_url,
+        "response-rates",
+        "--survey",
+        SURVEY,
+        "--wave",
+        "2014",
+        "--by",
+        "role",
+        "--format",
+        "csv",
+    )
+    rows = {row["Group"]: row for row in csv.DictReader(io.StringIO(output))}
+    for published in _reference("coventry_2014_role_groupings.csv"):
+        row = rows[published["role_grouping"]]
+        assert (row["Responses"], row["1 person = %"]) == (
+            published["responses"],
+            published["published_one_person_pct"],
+        )
+
+
+def test_a_question_report_withholds_small_teams_in_json(demo_url: str) -> None:
+    output = _report(
+        demo_url,
+        "question",
+        "--survey",
+        SURVEY,
+        "--wave",
+        "2015",
+        "--question",
+        "4b",
+        "--by",
+        "team",
+        "--format",
+        "json",
+    )
+    rows = json.loads(output)
+    overall = [row for row in rows if row["team"] == "All teams"]
+    assert {row["label"] for row in overall} == {"Yes", "No"}
+    assert sum(row["count"] for row in overall) == 59  # the published total for 4b
+    withheld = [row for row in rows if row["reason"] is not None]
+    assert withheld
+    for row in withheld:
+        assert row["base"] is None and row["count"] is None and row["share_pct"] == "*"
+    shown = [row for row in rows if row["reason"] is None and row["team"] != "All teams"]
+    assert all(row["base"] >= 5 for row in shown)
+
+
+def test_an_open_wave_shows_no_results(demo_url: str) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["report", "question", "--survey", SURVEY, "--wave", "2016", "--question", "4a"],
+        env={"DATABASE_URL": demo_url},
+    )
+    assert result.exit_code == 1
+    assert "still open" in result.output
