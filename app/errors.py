@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.reports.service import ResultsNotReleased
 from app.responses.service import FieldError, SubmissionRejected, WaveNotAccepting
 from app.surveys.service import NotFound
 
@@ -90,6 +91,10 @@ def install_error_handlers(app: FastAPI) -> None:
                 "try again.",
             )
         return await http_exception_handler(request, error)
+
+    @app.exception_handler(ResultsNotReleased)
+    async def _not_released(_request: Request, error: ResultsNotReleased) -> JSONResponse:
+        return problem_response(409, str(error), state="open")
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, error: NotFound) -> Response:

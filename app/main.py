@@ -13,6 +13,7 @@ from sqlalchemy import text
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.errors import BodySizeLimit, install_error_handlers
+from app.reports.router import router as reports_router
 from app.responses.ratelimit import GuessLimiter
 from app.responses.router import router as responses_router
 from app.surveys.pages import router as pages_router
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.guess_limiter = GuessLimiter(per_client=10, overall=300)
     app.include_router(surveys_router)
     app.include_router(responses_router)
+    app.include_router(reports_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -128,3 +128,43 @@ def test_an_open_wave_shows_no_results(demo_url: str) -> None:
     )
     assert result.exit_code == 1
     assert "still open" in result.output
+
+
+def test_the_reports_api_needs_its_token_and_marks_withheld_cells(demo_url: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    closed = TestClient(create_app(_settings(demo_url)))
+    url = f"/api/v1/reports/{SURVEY}/waves/2015/questions/4b?by=team"
+    assert closed.get(url).status_code == 403
+    settings = _settings(demo_url).model_copy(update={"reports_token": "t" * 32})
+    with TestClient(create_app(settings)) as client:
+        assert client.get(url).status_code == 401
+        assert client.get(url, headers={"authorization": "Bearer wrong"}).status_code == 401
+        reply = client.get(url, headers={"authorization": "Bearer " + "t" * 32})
+        assert reply.status_code == 200
+        rows = reply.json()
+        withheld = [row for row in rows if row["withheld"]]
+        assert withheld and all(
+            row["reason"] in {"below_threshold", "complementary"} for row in withheld
+        )
+        assert all(row["base"] is None and row["count"] is None for row in withheld)
+        rates = client.get(
+            f"/api/v1/reports/{SURVEY}/waves/2014/response-rates",
+            headers={"authorization": "Bearer " + "t" * 32},
+        )
+        assert rates.json()[-1] == {
+            "group": "(all)",
+            "respondents": 370,
+            "headcount": 509,
+            "rate_pct": "73",
+            "one_person_pct": "0",
+            "withheld": False,
+            "reason": None,
+        }
+        still_open = client.get(
+            f"/api/v1/reports/{SURVEY}/waves/2016/questions/4a",
+            headers={"authorization": "Bearer " + "t" * 32},
+        )
+        assert still_open.status_code == 409
