@@ -213,6 +213,18 @@ class Fieldwork(Strict):
         return self
 
 
+class Indicator(Strict):
+    """A question's positive share that scrutiny follows against a target, wave after wave."""
+
+    key: Key
+    """The same key every year, so one indicator can be followed across versions."""
+    title: str
+    question: Key
+    target_pct: float = Field(ge=0, le=100)
+    source: str | None = None
+    """Where the target comes from (a scrutiny recommendation, a policy standard)."""
+
+
 class Scale(Reconstructable):
     options: list[Option] = Field(min_length=1)
 
@@ -237,6 +249,7 @@ class SurveyDefinition(Strict):
     population: Population
     scales: dict[Key, Scale] = {}
     sections: list[Section] = Field(min_length=1)
+    indicators: list[Indicator] = []
 
 
 class ResolvedQuestion(BaseModel):

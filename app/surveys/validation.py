@@ -167,6 +167,7 @@ _CONTAINER_NAMES = {
     "role_groupings": "role grouping",
     "audiences": "audience",
     "sections": "section",
+    "indicators": "indicator",
 }
 
 
@@ -257,6 +258,21 @@ def check_definition(definition: SurveyDefinition, *, file: str) -> list[Problem
         for code in audience.answers:
             if deciding.option(code) is None:
                 problem(where, "answers", f"question {deciding.number} has no option {code!r}")
+
+    for indicator in definition.indicators:
+        where = f"indicator {indicator.key}"
+        measured = by_key.get(indicator.question)
+        if measured is None:
+            problem(where, "question", f"unknown question {indicator.question!r}")
+        elif not any(option.positive for option in measured.options):
+            problem(
+                where,
+                "question",
+                f"question {measured.number} has no positive option, so no positive share",
+            )
+    for key, count in Counter(i.key for i in definition.indicators).items():
+        if count > 1:
+            problem(f"indicator {key}", "key", f"duplicate indicator key {key!r}")
 
     for kind, items in (
         ("team", definition.population.teams),
