@@ -89,16 +89,18 @@ def suppress(
     assert isinstance(k, int) and k >= 1, "k is a whole number of people"
     assert {"team", "role", "count"} <= set(table.columns), "need team, role and count"
     assert pd.api.types.is_integer_dtype(table["count"]), "counts are whole numbers"
+    assert table["count"].notna().all(), "every count is known"
     assert (table["count"] >= 0).all(), "counts are never negative"
     linked = {name: tuple(members) for name, members in (linked_teams or {}).items()}
     keys = [column for column in ("question", "team", "role", "option") if column in table]
     assert not table.duplicated(keys).any(), f"one row per {', '.join(keys)}"
 
-    questions = table.groupby("question", sort=False) if "question" in table else [(None, table)]
+    rows = table.reset_index(drop=True)
+    questions = rows.groupby("question", sort=False) if "question" in rows else [(None, rows)]
     states = pd.concat(
-        [_question_state(rows, k=k, linked=linked, band=band_under_2k) for _, rows in questions]
+        [_question_state(one, k=k, linked=linked, band=band_under_2k) for _, one in questions]
     )
-    suppressed = table.join(states)
+    suppressed = pd.concat([table, states.sort_index().set_axis(table.index)], axis=1)
     for column in FIGURES:
         if column in suppressed:
             hidden = suppressed["withheld"] | (suppressed["banded"] & (column != "base"))
@@ -142,14 +144,16 @@ class _Table:
 
     @cached_property
     def base(self) -> IntArray:
-        return self.counts.sum(axis=1)
+        return np.asarray(self.counts.sum(axis=1), np.int64)
 
     @cached_property
     def ends(self) -> tuple[IntArray, IntArray]:
         """Each group's node with +1 and with -1 in the network (node 0: in no such line)."""
         plus, minus = np.zeros(len(self.counts), np.int64), np.zeros(len(self.counts), np.int64)
         for node, line in enumerate(self.lines, start=1):
-            for group, coefficient in [(line.total, -line.sign)] + [(p, line.sign) for p in line.parts]:
+            for group, coefficient in [(line.total, -line.sign)] + [
+                (p, line.sign) for p in line.parts
+            ]:
                 end = plus if coefficient > 0 else minus
                 assert end[group] == 0, "each group adds up in at most two lines, one each way"
                 end[group] = node
@@ -159,17 +163,21 @@ class _Table:
 def _question_state(
     rows: pd.DataFrame, *, k: int, linked: dict[str, tuple[str, ...]], band: bool
 ) -> pd.DataFrame:
-    groups: list[Group] = list(dict.fromkeys(zip(rows["team"], rows["role"], strict=True)))
-    group_of_row = np.array([groups.index(key) for key in zip(rows["team"], rows["role"], strict=True)])
-    options = list(dict.fromkeys(rows["option"])) if "option" in rows else [None]
-    option_of_row = (
-        np.array([options.index(o) for o in rows["option"]]) if "option" in rows else np.zeros(len(rows), np.int64)
-    )
+    """Each row's state, for one question's table."""
+    keys = list(zip(rows["team"], rows["role"], strict=True))
+    index = {key: i for i, key in enumerate(dict.fromkeys(keys))}
+    groups, group_of_row = list(index), np.array([index[key] for key in keys])
+    # Without options, a group's one row counts its people: as if all chose one option.
+    option_keys = rows["option"].tolist() if "option" in rows else [None] * len(rows)
+    options = {option: i for i, option in enumerate(dict.fromkeys(option_keys))}
+    option_of_row = np.array([options[option] for option in option_keys])
     assert len(rows) == len(groups) * len(options), "every group has a row for every option"
     counts = np.zeros((len(groups), len(options)), np.int64)
     counts[group_of_row, option_of_row] = rows["count"].to_numpy()
     if "base" in rows:
-        assert (rows["base"].to_numpy() == counts.sum(axis=1)[group_of_row]).all(), "base = sum of counts"
+        assert (rows["base"].to_numpy() == counts.sum(axis=1)[group_of_row]).all(), (
+            "base = sum of counts"
+        )
     table = _table(groups, counts, linked)
 
     reasons = _withheld(table, k)
@@ -181,7 +189,9 @@ def _question_state(
             "withheld": withheld_row,
             "reason": [reasons.get(int(g)) for g in group_of_row],
             "banded": banded_row,
-            "band": _bands(counts[group_of_row, option_of_row], table.base[group_of_row], k, banded_row),
+            "band": _bands(
+                counts[group_of_row, option_of_row], table.base[group_of_row], k, banded_row
+            ),
         },
         index=rows.index,
     )
@@ -244,7 +254,8 @@ def _withheld(table: _Table, k: int) -> dict[int, str]:
 
 
 def _complete_lines(table: _Table, threshold: int, hidden: dict[int, str]) -> None:
-    """Rule 2, to a fixpoint: hidden parts of a shown total are two or more and `threshold` or more."""
+    """Rule 2, to a fixpoint: the hidden parts of a shown total are 2 or more, of `threshold`
+    or more people together."""
     changed = True
     while changed:
         changed = False
@@ -288,7 +299,12 @@ def _first_unprotected(
 def _smallest_shown_neighbour(table: _Table, group: int, hidden: Collection[int]) -> int:
     """The next group to withhold to widen `group`'s range: the smallest sharing a line with it."""
     shown = [g for g in range(len(table.counts)) if g not in hidden and g != table.overall]
-    near = {p for line in table.lines if group in (line.total, *line.parts) for p in (line.total, *line.parts)}
+    near = {
+        p
+        for line in table.lines
+        if group in (line.total, *line.parts)
+        for p in (line.total, *line.parts)
+    }
     candidates = [g for g in shown if g in near] or shown
     assert candidates, "with all but the overall withheld, every range spans the overall"
     return min(candidates, key=lambda g: (table.base[g], g))
@@ -355,7 +371,13 @@ class _Attack:
         return self._flow(option, *arc, limit=count, closed=arc)
 
     def _flow(
-        self, option: int, source: int, sink: int, *, limit: int, closed: tuple[int, int] | None = None
+        self,
+        option: int,
+        source: int,
+        sink: int,
+        *,
+        limit: int,
+        closed: tuple[int, int] | None = None,
     ) -> int:
         """Maximum flow from `source` to `sink`, up to `limit`, without the group on `closed`."""
         residual = defaultdict(int, self.capacity[option])
@@ -401,32 +423,39 @@ class _Attack:
                 else:
                     bound = table.counts[[p for p in line.parts if p in self.hidden]].sum(axis=0)
                 tightest = np.minimum(tightest, bound)
-        return tightest
+        return np.asarray(tightest, np.int64)
 
 
 def _banded(table: _Table, k: int, withheld: Mapping[int, str]) -> set[int]:
     """Shown groups under `2k`, and the groups rule 2 at `2k` hides with them."""
-    hidden = dict(withheld) | {int(g): "" for g in np.flatnonzero(table.base < 2 * k) if g not in withheld}
+    hidden = dict(withheld) | {
+        int(g): "" for g in np.flatnonzero(table.base < 2 * k) if g not in withheld
+    }
     _complete_lines(table, 2 * k, hidden)
     return set(hidden) - set(withheld)
 
 
-def _bands(counts: IntArray, bases: IntArray, k: int, banded: npt.NDArray[np.bool_]) -> list[str | None]:
-    """A true statement that does not say whether a count is 0, all, or anything exact.
-
-    Which half of the group a count falls in: at most half is fewer than `k`, more than half is
-    all but fewer than `k`, in any group under `2k`. A larger banded group shows `MARKER`.
-    """
+def _bands(
+    counts: IntArray, bases: IntArray, k: int, banded: npt.NDArray[np.bool_]
+) -> list[str | None]:
+    """Each banded count's band; None for a count shown exactly or withheld."""
     return [
-        None
-        if not is_banded
-        else MARKER
-        if base >= 2 * k
-        else f"fewer than {k}"
-        if 2 * count <= base
-        else f"all but fewer than {k}"
+        _band(int(count), int(base), k) if is_banded else None
         for count, base, is_banded in zip(counts, bases, banded, strict=True)
     ]
+
+
+def _band(count: int, base: int, k: int) -> str:
+    """A true statement that says neither whether a count is 0 or all, nor what it is.
+
+    Which half of the group the count falls in: at most half is fewer than `k`, more than half
+    is all but fewer than `k`, in any group under `2k`. Split at `k` instead, a group of exactly
+    `k` would show "all but fewer than `k`" only when all of it answered alike. No band is true
+    of every count in a group of `2k` or more, which shows `MARKER`.
+    """
+    if base >= 2 * k:
+        return MARKER
+    return f"fewer than {k}" if 2 * count <= base else f"all but fewer than {k}"
 
 
 def _nullable(column: pd.Series) -> pd.Series:

@@ -33,9 +33,7 @@ def response_profile(
     total = groups.drop(columns="group").sum().to_frame().T.assign(group=ALL)
     table = pd.concat([groups, total], ignore_index=True)
     table["respondents"] = table["respondents"].astype("int64")
-    shown = suppress(
-        table.assign(team=table["group"], role=ALL, count=table["respondents"]), k=k
-    )
+    shown = suppress(table.assign(team=table["group"], role=ALL, count=table["respondents"]), k=k)
     respondents = shown["count"]
     profile = pd.DataFrame(
         {

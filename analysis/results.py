@@ -43,7 +43,9 @@ def tabulate(
     assert (known["_merge"] == "both").all(), "every answered option is an option of its question"
     assert set(answers["team"]) <= set(teams) and set(answers["role"]) <= set(roles)
     counted = options.loc[~options["excluded_from_base"].astype(bool)]
-    people = pd.MultiIndex.from_product([teams, roles], names=["team", "role"]).to_frame(index=False)
+    people = pd.MultiIndex.from_product([teams, roles], names=["team", "role"]).to_frame(
+        index=False
+    )
     cells = counted[["question", "option"]].merge(people, how="cross")
     cells = cells.merge(answers, on=["question", "option", "team", "role"], how="left")
     cells["count"] = cells["count"].fillna(0).astype("int64")
@@ -71,10 +73,12 @@ def tabulate(
     table["positive"] = table["positive"].astype(bool)
     group = table.groupby(GROUP, sort=False)["count"]
     table["base"] = group.transform("sum")
-    table["positive_count"] = (table["count"] * table["positive"]).groupby(
-        [table[c] for c in GROUP], sort=False
-    ).transform("sum")
-    base = table["base"].astype("Float64").replace(0, pd.NA)
+    table["positive_count"] = (
+        (table["count"] * table["positive"])
+        .groupby([table[c] for c in GROUP], sort=False)
+        .transform("sum")
+    )
+    base = table["base"].astype("Float64").mask(table["base"] == 0)
     table["share"] = table["count"] / base
     table["positive_share"] = table["positive_count"] / base
     order = ["question", "team", "role", "option", "label", "position", "positive"]
@@ -96,28 +100,27 @@ def with_display(results: pd.DataFrame, *, decimals: int = 0) -> pd.DataFrame:
 
     Takes suppressed results: a withheld figure shows `MARKER`, a banded share its band.
     """
+    groups = list(zip(results["base"], results["withheld"], results["banded"], strict=True))
 
-    def percent(numerators: pd.Series, bands: pd.Series | None) -> list[str]:
+    def percents(numerators: pd.Series, bands: pd.Series) -> list[str]:
         return [
             MARKER
             if withheld
-            else band
-            if banded and bands is not None
+            else str(band)
+            if banded
             else half_up_percent(int(numerator), int(base), decimals)
-            for numerator, base, withheld, banded, band in zip(
-                numerators,
-                results["base"],
-                results["withheld"],
-                results["banded"],
-                results["band"] if bands is None else bands,
-                strict=True,
+            for numerator, band, (base, withheld, banded) in zip(
+                numerators, bands, groups, strict=True
             )
         ]
 
     return results.assign(
-        share_pct=percent(results["count"], results["band"]),
-        positive_pct=percent(results["positive_count"], results["positive_band"]),
-        one_person_pct=percent(pd.Series(1, index=results.index), None),
+        share_pct=percents(results["count"], results["band"]),
+        positive_pct=percents(results["positive_count"], results["positive_band"]),
+        one_person_pct=[
+            MARKER if withheld else half_up_percent(1, int(base), decimals)
+            for base, withheld, _ in groups
+        ],
     )
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linprog
 
-from analysis.disclosure import ALL
+from analysis.disclosure import ALL, BELOW_THRESHOLD
 
 Group = tuple[str, str]
 
@@ -60,11 +60,15 @@ class Finding:
         return self.high - self.low
 
 
-def attack(shown: pd.DataFrame, population: Population) -> list[Finding]:
+def attack(
+    shown: pd.DataFrame, population: Population, *, reasons_under_k: int | None = None
+) -> list[Finding]:
     """The range of every withheld base and option count, given the rows of `shown`.
 
     `shown` is every row any breakdown returned: `team`, `role`, `option`, `count`, `base`,
-    `withheld`, and `banded` (a banded row shows its base but not its count).
+    `withheld`, and `banded` (a banded row shows its base but not its count). With
+    `reasons_under_k`, the attacker also reads each withheld row's `reason`: a group withheld
+    as below that threshold is smaller than it, a complementary one is not.
     """
     groups, options = population.groups, population.options
     variable = {(g, o): i for i, (g, o) in enumerate((g, o) for g in groups for o in options)}
@@ -87,20 +91,45 @@ def attack(shown: pd.DataFrame, population: Population) -> list[Finding]:
     values = np.array([value for _, value in equations])
 
     withheld = rows.loc[rows["withheld"]].drop_duplicates(["team", "role"])
+    bounds = np.zeros((0, len(variable)))
+    limits = np.zeros(0)
+    if reasons_under_k is not None:
+        bounds = np.zeros((len(withheld), len(variable)))
+        for i, row in enumerate(withheld.itertuples()):
+            below = row.reason == BELOW_THRESHOLD
+            for o in options:  # base <= k - 1 below the threshold, base >= k otherwise
+                bounds[i, variable[(row.team, row.role), o]] = 1.0 if below else -1.0
+        limits = np.where(
+            withheld["reason"] == BELOW_THRESHOLD, reasons_under_k - 1, -reasons_under_k
+        )
     findings = []
     for group in zip(withheld["team"], withheld["role"], strict=True):
         for option in [None, *options]:
             objective = np.zeros(len(variable))
             for o in options if option is None else [option]:
                 objective[variable[group, o]] = 1.0
-            low = _optimum(objective, matrix, values)
-            high = -_optimum(-objective, matrix, values)
+            low = _optimum(objective, matrix, values, bounds, limits)
+            high = -_optimum(-objective, matrix, values, bounds, limits)
             findings.append(Finding(group, option, low, high))
     return findings
 
 
-def _optimum(objective: np.ndarray, matrix: np.ndarray, values: np.ndarray) -> float:
-    result = linprog(objective, A_eq=matrix, b_eq=values, bounds=(0, None), method="highs")
+def _optimum(
+    objective: np.ndarray,
+    matrix: np.ndarray,
+    values: np.ndarray,
+    bounds: np.ndarray,
+    limits: np.ndarray,
+) -> float:
+    result = linprog(
+        objective,
+        A_eq=matrix,
+        b_eq=values,
+        A_ub=bounds if len(limits) else None,
+        b_ub=limits if len(limits) else None,
+        bounds=(0, None),
+        method="highs",
+    )
     if result.status == 3:  # unbounded
         return -np.inf
     assert result.status == 0, result.message
@@ -124,6 +153,9 @@ def open_counts(
         if total in withheld:
             bound = open_counts(truth, withheld, population, total)
         else:
-            bound = {o: sum(int(count[(p[0], p[1], o)]) for p in parts if p in withheld) for o in tightest}
+            bound = {
+                o: sum(int(count[(p[0], p[1], o)]) for p in parts if p in withheld)
+                for o in tightest
+            }
         tightest = {o: min(tightest[o], bound[o]) for o in tightest}
     return tightest

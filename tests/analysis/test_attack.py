@@ -39,27 +39,23 @@ def primary_only(table: pd.DataFrame, *, k: int, **_: object) -> pd.DataFrame:
 
 
 def leaks(
-    answers: pd.DataFrame, population: Population, k: int, suppressor: Suppressor
+    answers: pd.DataFrame,
+    population: Population,
+    k: int,
+    suppressor: Suppressor,
+    *,
+    banding: bool = False,
 ) -> list[Finding]:
-    """Every withheld figure the attacker narrows more than the rules allow."""
-    options = pd.DataFrame(
-        {
-            "question": "q",
-            "option": [*population.options, NOT_APPLICABLE],
-            "label": [*population.options, "Not applicable"],
-            "positive": [True] + [False] * len(population.options),
-            "excluded_from_base": [False] * len(population.options) + [True],
-            "position": range(len(population.options) + 1),
-        }
-    )
+    """Every withheld figure the attacker narrows more than the rules allow. Banding hides more
+    (counts of groups under 2k), and must not undo any of it."""
     truth = results.tabulate(
         answers,
-        options,
+        _options(population),
         teams=population.teams,
         roles=population.roles,
         linked_teams=population.linked,
     )
-    suppressed = suppressor(truth, k=k, linked_teams=population.linked)
+    suppressed = suppressor(truth, k=k, linked_teams=population.linked, band_under_2k=banding)
     shown = pd.concat([results.breakdown(suppressed, by) for by in BREAKDOWNS])
     linked_rows = suppressed.loc[suppressed["team"].isin(population.linked.keys())]
     shown = pd.concat([shown, linked_rows])
@@ -81,8 +77,22 @@ def leaks(
     return found
 
 
+def _options(population: Population) -> pd.DataFrame:
+    """The population's options, the first positive, and a "not applicable" outside the base."""
+    return pd.DataFrame(
+        {
+            "question": "q",
+            "option": [*population.options, NOT_APPLICABLE],
+            "label": [*population.options, "Not applicable"],
+            "positive": [True] + [False] * len(population.options),
+            "excluded_from_base": [False] * len(population.options) + [True],
+            "position": range(len(population.options) + 1),
+        }
+    )
+
+
 @st.composite
-def waves(draw: st.DrawFn) -> tuple[pd.DataFrame, Population, int]:
+def waves(draw: st.DrawFn) -> tuple[pd.DataFrame, Population, int, bool]:
     """A few teams × a few role groupings of 0 to 12 people, answering one question."""
     k = draw(st.sampled_from([3, 5]))
     teams = [f"team {i}" for i in range(draw(st.integers(1, 3)))]
@@ -96,14 +106,16 @@ def waves(draw: st.DrawFn) -> tuple[pd.DataFrame, Population, int]:
             chosen = draw(st.lists(st.sampled_from(answerable), max_size=12))
             rows += [(team, role, "q", option, chosen.count(option)) for option in set(chosen)]
     answers = pd.DataFrame(rows, columns=["team", "role", "question", "option", "count"])
-    return answers, Population(teams, roles, options, linked), k
+    return answers, Population(teams, roles, options, linked), k, draw(st.booleans())
 
 
 @settings(max_examples=100, deadline=None)
 @given(waves())
-def test_no_withheld_figure_can_be_narrowed(wave: tuple[pd.DataFrame, Population, int]) -> None:
-    answers, population, k = wave
-    assert leaks(answers, population, k, disclosure.suppress) == []
+def test_no_withheld_figure_can_be_narrowed(
+    wave: tuple[pd.DataFrame, Population, int, bool],
+) -> None:
+    answers, population, k, banding = wave
+    assert leaks(answers, population, k, disclosure.suppress, banding=banding) == []
 
 
 # Two teams × two role groupings; one cell of 2 people. Shown beside its team's total and its
@@ -168,9 +180,31 @@ def test_a_split_team_cannot_be_recovered_from_its_successors_union() -> None:
 def _ignoring_links(suppressor: Suppressor) -> Suppressor:
     """A suppressor told nothing of linked groups, whose rows are then shown unsuppressed."""
 
-    def suppress(table: pd.DataFrame, *, k: int, linked_teams: dict[str, list[str]]) -> pd.DataFrame:
+    def suppress(
+        table: pd.DataFrame, *, k: int, linked_teams: dict[str, list[str]], **_: object
+    ) -> pd.DataFrame:
         linked = table["team"].isin(linked_teams.keys())
         alone = suppressor(table.loc[~linked], k=k)
         return pd.concat([alone, table.loc[linked].assign(withheld=False, banded=False)])
 
     return suppress
+
+
+def test_publishing_each_withheld_cells_reason_would_give_cells_away() -> None:
+    """A team of nobody is withheld as below the threshold, with the next smallest (5) as its
+    complement. Told only "withheld", an attacker knows the two add up to 5 and no more. Told
+    which is which, the complement must be 5 or more, so it is 5 and the other is 0. So the
+    reasons are for the survey owner, not for every reader."""
+    answers = pd.DataFrame(
+        [("team 1", "sw", "q", "option 0", 5), ("team 2", "sw", "q", "option 0", 30)],
+        columns=["team", "role", "question", "option", "count"],
+    )
+    population = Population(["team 0", "team 1", "team 2"], ["sw"], ["option 0"])
+    assert leaks(answers, population, 5, disclosure.suppress) == []
+    suppressed = disclosure.suppress(
+        results.tabulate(answers, _options(population), teams=population.teams, roles=["sw"]),
+        k=5,
+    )
+    told_reasons = attack(suppressed, population, reasons_under_k=5)
+    pinned = {f.group for f in told_reasons if f.option is None and f.low == f.high}
+    assert ("team 0", ALL) in pinned

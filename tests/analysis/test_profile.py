@@ -89,7 +89,9 @@ def test_role_groupings_one_person_matches_2014() -> None:
 
 
 def test_exact_values_are_kept_beside_the_rounded_text() -> None:
-    profile = profile_of(pd.DataFrame({"team": ["a"], "responses": [15], "headcount": [24]}), "team")
+    profile = profile_of(
+        pd.DataFrame({"team": ["a"], "responses": [15], "headcount": [24]}), "team"
+    )
     assert profile.loc["a", "response_rate"] == 15 / 24
     assert profile.loc["a", "one_person"] == 1 / 15
     assert (profile.loc["a", "rate_pct"], profile.loc["a", "one_person_pct"]) == ("63", "7")
