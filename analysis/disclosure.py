@@ -46,6 +46,10 @@ MARKER = "*"
 
 BELOW_THRESHOLD = "below_threshold"
 COMPLEMENTARY = "complementary"
+WITHHELD = "small_group"
+"""The one reason a reader is given. Which rule withheld a group would tell them on which side of
+`k` it lies: a group withheld as below the threshold next to one withheld as its complement,
+under a shown total of `k`, could only be 0 and `k`."""
 
 FIGURES = ("base", "count", "share", "positive_count", "positive_share")
 """Columns withheld with their group. All but `base` are hidden in a banded group too."""
@@ -106,6 +110,14 @@ def suppress(
             hidden = suppressed["withheld"] | (suppressed["banded"] & (column != "base"))
             suppressed[column] = _nullable(suppressed[column]).mask(hidden)
     return suppressed
+
+
+def for_readers(suppressed: pd.DataFrame) -> pd.DataFrame:
+    """`suppress`'s output as scrutiny, HR and the API may see it: every withheld figure carries
+    the same reason, `WITHHELD`."""
+    readable = suppressed.copy()
+    readable["reason"] = readable["reason"].where(readable["reason"].isna(), WITHHELD)
+    return readable
 
 
 def refuse_small_remainder(

@@ -1,7 +1,8 @@
 """Reports: database counts in, `analysis` in the middle, labelled tables out.
 
 Every figure passes through `analysis.disclosure.suppress`, once per wave and question over every
-breakdown a user can ask for, before anything here labels it for a page, the API or a file.
+breakdown a user can ask for, and then `for_readers`, before anything here labels it for a page,
+the API or a file.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Literal
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from analysis.disclosure import ALL, suppress
+from analysis.disclosure import ALL, for_readers, suppress
 from analysis.profile import response_profile
 from analysis.results import breakdown, tabulate, with_display
 from app.reports.counts import answer_counts, respondent_counts
@@ -53,10 +54,12 @@ def response_rates(
                 "respondents": people.roles["role"].map(per_role).fillna(0).astype("int64"),
             }
         )
-    return response_profile(
-        groups,
-        one_person_decimals=definition.one_person_decimals,
-        k=definition.suppression_threshold,
+    return for_readers(
+        response_profile(
+            groups,
+            one_person_decimals=definition.one_person_decimals,
+            k=definition.suppression_threshold,
+        )
     )
 
 
@@ -126,7 +129,7 @@ def question_report(
     shown = with_display(
         breakdown(suppressed, groups), decimals=wave.published.definition.one_person_decimals
     )
-    return label(shown, wave=wave, session=session)
+    return label(for_readers(shown), wave=wave, session=session)
 
 
 def _question_key(wave: OpenedWave, question: str) -> str:

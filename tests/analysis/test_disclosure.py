@@ -10,7 +10,9 @@ from analysis.disclosure import (
     BELOW_THRESHOLD,
     COMPLEMENTARY,
     MARKER,
+    WITHHELD,
     RemainderBelowThreshold,
+    for_readers,
     refuse_small_remainder,
     suppress,
 )
@@ -340,3 +342,17 @@ def test_malformed_input_is_refused(
 ) -> None:
     with pytest.raises(AssertionError, match=message):
         suppress(table, linked_teams=linked)
+
+
+def test_readers_see_one_reason_for_every_withheld_figure() -> None:
+    """Below the threshold or complementary: telling them apart would tell on which side of k a
+    withheld group lies."""
+    table = pd.DataFrame(
+        {"team": [ALL, "a", "b", "c", "d"], "role": [ALL] * 5, "count": [21, 10, 7, 3, 1]}
+    )
+    suppressed = suppress(table, k=5)
+    assert set(suppressed["reason"].dropna()) == {BELOW_THRESHOLD, COMPLEMENTARY}
+    readable = for_readers(suppressed)
+    assert set(readable["reason"].dropna()) == {WITHHELD}
+    assert list(readable["withheld"]) == list(suppressed["withheld"])
+    assert readable["reason"].isna().tolist() == suppressed["reason"].isna().tolist()
