@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.stats import norm  # type: ignore[import-untyped]
+from scipy.stats import norm
 
 from analysis.disclosure import ALL, BELOW_THRESHOLD, COMPLEMENTARY, DEFAULT_THRESHOLD, MARKER
 

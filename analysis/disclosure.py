@@ -113,10 +113,14 @@ def suppress(
 
 
 def for_readers(suppressed: pd.DataFrame) -> pd.DataFrame:
-    """`suppress`'s output as scrutiny, HR and the API may see it: every withheld figure carries
-    the same reason, `WITHHELD`."""
+    """A suppressed table, or anything computed from one, as scrutiny, HR and the API may see
+    it: in every reason column (`reason`, `reason_*`, `no_test_reason`) the two suppression rules
+    read the same, `WITHHELD`; other reasons (not comparable, banded) stay as they are."""
     readable = suppressed.copy()
-    readable["reason"] = readable["reason"].where(readable["reason"].isna(), WITHHELD)
+    rules = {BELOW_THRESHOLD: WITHHELD, COMPLEMENTARY: WITHHELD}
+    for column in readable.columns:
+        if column == "reason" or column.startswith("reason_") or column == "no_test_reason":
+            readable[column] = readable[column].replace(rules)
     return readable
 
 

@@ -356,3 +356,17 @@ def test_readers_see_one_reason_for_every_withheld_figure() -> None:
     assert set(readable["reason"].dropna()) == {WITHHELD}
     assert list(readable["withheld"]) == list(suppressed["withheld"])
     assert readable["reason"].isna().tolist() == suppressed["reason"].isna().tolist()
+
+
+def test_readers_see_one_reason_in_derived_tables_too() -> None:
+    derived = pd.DataFrame(
+        {
+            "reason_before": [BELOW_THRESHOLD, COMPLEMENTARY, None],
+            "reason": [COMPLEMENTARY, "banded", None],
+            "no_test_reason": [BELOW_THRESHOLD, "not_comparable", "base_below_k"],
+        }
+    )
+    readable = for_readers(derived)
+    assert readable["reason_before"].tolist()[:2] == [WITHHELD, WITHHELD]
+    assert readable["reason"].tolist()[:2] == [WITHHELD, "banded"]
+    assert readable["no_test_reason"].tolist() == [WITHHELD, "not_comparable", "base_below_k"]
