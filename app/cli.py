@@ -272,12 +272,74 @@ QUESTION_COLUMNS = {
 }
 
 
+COMPARE_COLUMNS = {
+    "waves": "Waves",
+    "number": "Q",
+    "group": "Team",
+    "lineage": "Lineage",
+    "label_after": "Answer",
+    "label_before": "Answer (earlier)",
+    "base_before": "Base before",
+    "base_after": "Base after",
+    "share_before": "% before",
+    "share_after": "% after",
+    "change_pp": "Change (points)",
+    "positive_share_before": "Positive % before",
+    "positive_share_after": "Positive % after",
+    "positive_change_pp": "Positive change (points)",
+    "p_value": "p",
+    "significant": "Significant at 95%",
+    "comparability": "Comparability",
+    "note": "Note",
+    "reason": "Withheld",
+    "no_test_reason": "No test because",
+}
+INDICATOR_COLUMNS = {
+    "title": "Indicator",
+    "wave": "Wave",
+    "status": "Status",
+    "base": "Base",
+    "value_pct": "Value %",
+    "target_pct": "Target %",
+    "gap_pp": "Gap (points)",
+    "met": "Met",
+    "source": "Source",
+}
+PERCENT_COLUMNS = {
+    "share_before", "share_after", "positive_share_before", "positive_share_after",
+}  # fmt: skip
+ONE_DECIMAL_COLUMNS = {"change_pp", "positive_change_pp", "value_pct", "gap_pp", "target_pct"}
+
+
+def _displayed(frame: Any) -> Any:
+    """Rounded for reading (half up), from the exact figures; JSON keeps the exact ones."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    import pandas as pd
+
+    def rounded(value: Any, scale: int, places: str) -> Any:
+        if pd.isna(value):
+            return value
+        return str(Decimal(str(value * scale)).quantize(Decimal(places), rounding=ROUND_HALF_UP))
+
+    shown = frame.copy()
+    for column in PERCENT_COLUMNS & set(shown.columns):
+        shown[column] = shown[column].map(lambda v: rounded(v, 100, "1"))
+    for column in ONE_DECIMAL_COLUMNS & set(shown.columns):
+        shown[column] = shown[column].map(lambda v: rounded(v, 1, "0.1"))
+    if "p_value" in shown.columns:
+        shown["p_value"] = shown["p_value"].map(lambda v: rounded(v, 1, "0.001"))
+    return shown
+
+
 def _emit(frame: Any, columns: dict[str, str], output: Format, title: str) -> None:
     """Print a report: withheld figures are empty in CSV and JSON (with the reason beside them)
     and a marker in a table, never a number and never 0."""
+    if output != Format.json:
+        frame = _displayed(frame)
     shown = frame[[c for c in columns if c in frame.columns]]
-    if output == Format.json:
-        records = json.loads(shown.to_json(orient="records", force_ascii=False))
+    if output == Format.json:  # every field, exact, for scripts
+        records = json.loads(frame.to_json(orient="records", force_ascii=False))
         typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
     elif output == Format.csv:
         typer.echo(shown.rename(columns=columns).to_csv(index=False), nl=False)
@@ -347,6 +409,47 @@ def report_question(
     except (NotFound, ResultsNotReleased) as error:
         _fail(str(error))
     _emit(frame, QUESTION_COLUMNS, output, f"{survey} {wave}: question {question} by {by}")
+
+
+@report_cli.command("compare")
+def report_compare(
+    survey: SurveyOption,
+    from_wave: Annotated[str, typer.Option("--from", help="The earlier wave")],
+    to_wave: Annotated[str, typer.Option("--to", help="The later wave")],
+    question: Annotated[str | None, typer.Option(help="One question (number or key)")] = None,
+    by: Annotated[str, typer.Option(help="team (the only breakdown with headcounts)")] = "team",
+    output: FormatOption = Format.table,
+) -> None:
+    """Year on year per team: shares, change, significance; split teams against their
+    predecessor; questions that changed their options side by side, marked not comparable."""
+    from app.reports.service import ResultsNotReleased, year_on_year_report
+    from app.surveys.service import NotFound
+
+    if by != "team":
+        _fail("--by team: comparisons need headcounts, which only teams have")
+    try:
+        with _report_session() as session:
+            frame = year_on_year_report(
+                session=session, survey_key=survey, from_wave=from_wave, to_wave=to_wave,
+                question=question,
+            )  # fmt: skip
+    except (NotFound, ResultsNotReleased) as error:
+        _fail(str(error))
+    _emit(frame, COMPARE_COLUMNS, output, f"{survey}: {from_wave} to {to_wave} by team")
+
+
+@report_cli.command("indicators")
+def report_indicators(survey: SurveyOption, output: FormatOption = Format.table) -> None:
+    """Each indicator in each closed wave against its target."""
+    from app.reports.service import indicators_report
+    from app.surveys.service import NotFound
+
+    try:
+        with _report_session() as session:
+            frame = indicators_report(session=session, survey_key=survey, today=dt.date.today())
+    except NotFound as error:
+        _fail(str(error))
+    _emit(frame, INDICATOR_COLUMNS, output, f"{survey}: indicators against targets")
 
 
 @demo_cli.command("seed")

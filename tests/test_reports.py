@@ -162,8 +162,114 @@ def test_the_reports_api_needs_its_token_and_marks_withheld_cells(demo_url: str)
             "withheld": False,
             "reason": None,
         }
+        auth = {"authorization": "Bearer " + "t" * 32}
+        compared = client.get(
+            f"/api/v1/reports/{SURVEY}/compare?from=2014&to=2015&question=4a", headers=auth
+        )
+        assert compared.status_code == 200
+        assert any(row["lineage"] == "split" for row in compared.json())
+        indicators = client.get(f"/api/v1/reports/{SURVEY}/indicators", headers=auth).json()
+        assert {row["indicator"] for row in indicators} >= {"supervision_agreement", "childs_views"}
         still_open = client.get(
             f"/api/v1/reports/{SURVEY}/waves/2016/questions/4a",
             headers={"authorization": "Bearer " + "t" * 32},
         )
         assert still_open.status_code == 409
+
+
+def test_compare_shows_the_split_team_against_its_predecessor(demo_url: str) -> None:
+    output = _report(
+        demo_url,
+        "compare",
+        "--survey",
+        SURVEY,
+        "--from",
+        "2014",
+        "--to",
+        "2015",
+        "--question",
+        "4a",
+        "--by",
+        "team",
+        "--format",
+        "csv",
+    )
+    rows = list(csv.DictReader(io.StringIO(output)))
+    split = [row for row in rows if row["Lineage"] == "split"]
+    assert {row["Team"] for row in split} == {
+        "MASH – CSE + Referral & Assessment Service (successors of MASH – Referral & Assessment Service)"
+    }
+    assert {row["Base before"] for row in split} == {
+        "39"
+    }  # the 2014 team, published as 39 responses
+    assert {row["Base after"] for row in split} == {"56"}  # 13 + 43 in 2015
+    overall = next(row for row in rows if row["Team"] == "All teams" and row["Answer"] == "Yes")
+    assert (overall["Base before"], overall["Base after"]) == ("370", "387")
+    assert float(overall["Positive % after"]) > float(
+        overall["Positive % before"]
+    )  # agreements rose
+    assert overall["Significant at 95%"] == "True"
+
+
+def test_compare_marks_withheld_cells_and_tests_nothing_there(demo_url: str) -> None:
+    output = _report(
+        demo_url,
+        "compare",
+        "--survey",
+        SURVEY,
+        "--from",
+        "2014",
+        "--to",
+        "2015",
+        "--question",
+        "4b",
+        "--format",
+        "json",
+    )
+    rows = json.loads(output)
+    withheld = [row for row in rows if row["withheld"]]
+    assert withheld
+    for row in withheld:
+        assert row["reason"] == "small_group"
+        assert row["change_pp"] is None and row["p_value"] is None and row["significant"] is None
+        assert (
+            row["share_before"] is None
+            or row["share_after"] is None
+            or row["withheld_after"]
+            or row["withheld_before"]
+        )
+
+
+def test_a_question_whose_options_changed_is_shown_side_by_side(demo_url: str) -> None:
+    output = _report(
+        demo_url,
+        "compare",
+        "--survey",
+        SURVEY,
+        "--from",
+        "2014",
+        "--to",
+        "2015",
+        "--question",
+        "5",
+        "--format",
+        "json",
+    )
+    rows = [row for row in json.loads(output) if row["group"] == "All teams"]
+    assert {row["comparability"] for row in rows} == {"not_comparable"}
+    assert all(row["change_pp"] is None and row["p_value"] is None for row in rows)
+    assert {row["no_test_reason"] for row in rows} == {"not_comparable"}
+    labels = {row["label_before"] for row in rows} | {row["label_after"] for row in rows}
+    assert {"Yes", "No"} <= labels  # 2014: at least three dates booked?
+    assert len(labels - {"Yes", "No", None}) >= 3  # 2015: how many dates booked
+
+
+def test_indicators_per_wave_against_their_targets(demo_url: str) -> None:
+    rows = json.loads(_report(demo_url, "indicators", "--survey", SURVEY, "--format", "json"))
+    by_key = {(row["indicator"], row["wave"]): row for row in rows}
+    agreement_2014 = by_key[("supervision_agreement", "2014")]
+    agreement_2015 = by_key[("supervision_agreement", "2015")]
+    assert agreement_2014["target_pct"] == 100 and agreement_2014["met"] is False
+    assert agreement_2015["value_pct"] > agreement_2014["value_pct"]
+    assert by_key[("supervision_training", "2014")]["status"] == "not_asked"
+    assert by_key[("supervision_training", "2015")]["base"] == 83  # the published Q18/19 total

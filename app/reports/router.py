@@ -11,7 +11,13 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from pydantic import BaseModel
 
 from app.deps import SessionDep, SettingsDep, TodayDep, commits_in_thread
-from app.reports.service import Breakdown, question_report, response_rates
+from app.reports.service import (
+    Breakdown,
+    indicators_report,
+    question_report,
+    response_rates,
+    year_on_year_report,
+)
 
 
 def require_reports_token(
@@ -91,3 +97,77 @@ def question(
         session=session, survey_key=survey, wave_key=wave, question=question, by=by, today=today
     )
     return _records(frame, ResultRow)
+
+
+class ComparisonRow(BaseModel):
+    waves: str
+    number: str
+    question_before: str
+    question_after: str
+    comparability: str
+    note: str | None
+    group: str
+    lineage: str
+    team_before: str | None
+    team_after: str | None
+    option: str
+    label_before: str | None
+    label_after: str | None
+    base_before: int | None
+    base_after: int | None
+    share_before: float | None
+    share_after: float | None
+    change_pp: float | None
+    positive_share_before: float | None
+    positive_share_after: float | None
+    positive_change_pp: float | None
+    p_value: float | None
+    significant: bool | None
+    withheld: bool
+    reason: str | None
+    no_test_reason: str | None
+
+
+class IndicatorRow(BaseModel):
+    indicator: str
+    title: str
+    question: str
+    target_pct: float
+    source: str | None
+    wave: str
+    status: str
+    reason: str | None
+    base: int | None
+    value_pct: float | None
+    gap_pp: float | None
+    met: bool | None
+
+
+@router.get("/{survey}/compare", response_model=list[ComparisonRow])
+@commits_in_thread
+def compare(
+    survey: str,
+    session: SessionDep,
+    today: TodayDep,
+    from_wave: Annotated[str, Query(alias="from")],
+    to_wave: Annotated[str, Query(alias="to")],
+    question: str | None = None,
+    by: Literal["team"] = "team",
+) -> list[dict[str, object]]:
+    frame = year_on_year_report(
+        session=session,
+        survey_key=survey,
+        from_wave=from_wave,
+        to_wave=to_wave,
+        question=question,
+        today=today,
+    )
+    return _records(frame, ComparisonRow)
+
+
+@router.get("/{survey}/indicators", response_model=list[IndicatorRow])
+@commits_in_thread
+def indicators(survey: str, session: SessionDep, today: TodayDep) -> list[dict[str, object]]:
+    return _records(
+        indicators_report(session=session, survey_key=survey, today=today), IndicatorRow
+    )

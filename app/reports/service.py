@@ -13,13 +13,16 @@ from typing import Literal
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from analysis.compare import against_overall, consistency, year_on_year
 from analysis.disclosure import ALL, for_readers, suppress
+from analysis.indicators import indicator_values
 from analysis.profile import response_profile
 from analysis.results import breakdown, tabulate, with_display
 from app.reports.counts import answer_counts, respondent_counts
 from app.reports.inputs import options_frame, population, successor_groups
 from app.responses.service import OpenedWave, load_wave, wave_state
-from app.surveys.service import NotFound
+from app.surveys.definitions import Indicator
+from app.surveys.service import NotFound, get_survey
 
 Breakdown = Literal["team", "role", "team,role", "overall"]
 
@@ -157,3 +160,143 @@ def label(frame: pd.DataFrame, *, wave: OpenedWave, session: Session) -> pd.Data
         lambda key: "All role groupings" if key == ALL else roles[key]
     )
     return labelled
+
+
+def year_on_year_report(
+    *,
+    session: Session,
+    survey_key: str,
+    from_wave: str,
+    to_wave: str,
+    by: Literal["team"] = "team",
+    question: str | None = None,
+    today: dt.date | None = None,
+) -> pd.DataFrame:
+    """Each question the later wave continues, per team (split teams as the union of their
+    successors against their predecessor), with the change and its significance."""
+    today = today or dt.date.today()
+    before = released_wave(session=session, survey_key=survey_key, wave_key=from_wave, today=today)
+    after = released_wave(session=session, survey_key=survey_key, wave_key=to_wave, today=today)
+    pairs = _pairs(before, after)
+    if question is not None:
+        pairs = pairs[pairs["question_after"] == _question_key(after, question)]
+    people_before = population(session=session, wave=before)
+    people_after = population(session=session, wave=after)
+    lineage = None
+    if after.published.definition.previous_version == before.published.version_key:
+        lineage = (
+            people_after.teams[["team", "predecessors"]]
+            .explode("predecessors")
+            .dropna()
+            .rename(columns={"team": "team_after", "predecessors": "team_before"})
+        )
+    compared = year_on_year(
+        wave_results(session=session, wave=before, questions=list(pairs["question_before"])),
+        wave_results(session=session, wave=after, questions=list(pairs["question_after"])),
+        pairs=pairs,
+        headcounts_before=people_before.teams,
+        headcounts_after=people_after.teams,
+        k=max(
+            before.published.definition.suppression_threshold,
+            after.published.definition.suppression_threshold,
+        ),
+        lineage=lineage,
+        linked_before=_linked_teams(people_before.teams),
+        linked_after=_linked_teams(people_after.teams),
+    )
+    numbers = {key: q.number for key, q in after.published.by_key.items()}
+    compared.insert(0, "number", compared["question_after"].map(numbers))
+    compared.insert(0, "waves", f"{before.key} to {after.key}")
+    return for_readers(compared)
+
+
+def _pairs(before: OpenedWave, after: OpenedWave) -> pd.DataFrame:
+    """Questions of the later wave and the earlier questions they continue."""
+    rows: list[tuple[str, str, str, str | None]]
+    if before.published.version_key == after.published.version_key:
+        rows = [(q.key, q.key, "comparable", None) for q in after.published.questions if q.options]
+    elif after.published.definition.previous_version == before.published.version_key:
+        rows = [
+            (q.continues.question, q.key, q.continues.comparability.value, q.continues.note)
+            for q in after.published.questions
+            if q.continues is not None and q.options
+        ]
+    else:
+        raise NotFound(
+            f"wave {after.key} (version {after.published.version_key}) does not continue wave "
+            f"{before.key} (version {before.published.version_key}): compare consecutive versions"
+        )
+    return pd.DataFrame(
+        rows, columns=["question_before", "question_after", "comparability", "note"]
+    )
+
+
+def team_report(
+    *, session: Session, survey_key: str, wave_key: str, today: dt.date, question: str | None
+) -> pd.DataFrame:
+    """Each team against the rest of its wave, question by question ("Report 1")."""
+    wave = released_wave(session=session, survey_key=survey_key, wave_key=wave_key, today=today)
+    questions = None if question is None else [_question_key(wave, question)]
+    people = population(session=session, wave=wave)
+    compared = against_overall(
+        wave_results(session=session, wave=wave, questions=questions),
+        headcounts=people.teams,
+        k=wave.published.definition.suppression_threshold,
+        linked_teams=_linked_teams(people.teams),
+    )
+    compared.insert(
+        0, "number", compared["question"].map(lambda k: wave.published.by_key[k].number)
+    )
+    return for_readers(compared)
+
+
+def consistency_report(
+    *, session: Session, survey_key: str, wave_key: str, today: dt.date
+) -> pd.DataFrame:
+    """Per question, how far apart the teams are, and how many differ from the rest."""
+    wave = released_wave(session=session, survey_key=survey_key, wave_key=wave_key, today=today)
+    people = population(session=session, wave=wave)
+    spread = consistency(
+        wave_results(session=session, wave=wave),
+        headcounts=people.teams,
+        k=wave.published.definition.suppression_threshold,
+        linked_teams=_linked_teams(people.teams),
+    )
+    spread.insert(0, "number", spread["question"].map(lambda k: wave.published.by_key[k].number))
+    return spread
+
+
+def indicators_report(*, session: Session, survey_key: str, today: dt.date) -> pd.DataFrame:
+    """Every indicator any version defines, in every closed wave, against its target."""
+    survey = get_survey(session=session, survey_key=survey_key)
+    waves = [
+        load_wave(session=session, survey_key=survey_key, wave_key=wave.key)
+        for wave in survey.waves
+    ]
+    closed = [wave for wave in waves if wave_state(wave, today) == "closed"]
+    defined: dict[str, Indicator] = {}
+    for wave in closed:
+        for indicator in wave.published.definition.indicators:
+            defined[indicator.key] = indicator
+    indicators = pd.DataFrame(
+        [
+            {
+                "indicator": i.key,
+                "title": i.title,
+                "question": i.question,
+                "target_pct": i.target_pct,
+                "source": i.source,
+            }
+            for i in defined.values()
+        ],
+        columns=["indicator", "title", "question", "target_pct", "source"],
+    )
+    tables = {
+        wave.key: wave_results(
+            session=session,
+            wave=wave,
+            questions=[q for q in indicators["question"] if q in wave.published.by_key],
+        )
+        for wave in closed
+    }
+    return for_readers(indicator_values(indicators, tables))
