@@ -8,9 +8,12 @@ the API or a file.
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
+from threading import Lock
 from typing import Literal
 
 import pandas as pd
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from analysis.compare import against_overall, consistency, year_on_year
@@ -18,6 +21,7 @@ from analysis.disclosure import ALL, for_readers, suppress
 from analysis.indicators import indicator_values
 from analysis.profile import response_profile
 from analysis.results import breakdown, tabulate, with_display
+from app.models import Response
 from app.reports.counts import answer_counts, respondent_counts
 from app.reports.inputs import options_frame, population, successor_groups
 from app.responses.service import OpenedWave, load_wave, wave_state
@@ -82,15 +86,26 @@ def wave_results(
     *, session: Session, wave: OpenedWave, questions: list[str] | None = None
 ) -> pd.DataFrame:
     """Every breakdown's figures for the wave's questions (or the ones named), suppressed
-    together: one consistent pattern whatever breakdown is then shown."""
+    together: one consistent pattern whatever breakdown is then shown.
+
+    A closed wave's answers cannot change, and suppressing a sparse wave is the costly step, so
+    each question's result is kept (keyed by the wave's state and its number of responses).
+    """
     options = options_frame(wave)
-    if questions is not None:
-        unknown = set(questions) - set(options["question"])
-        if unknown:
-            raise NotFound(
-                f"version {wave.published.version_key} has no question {sorted(unknown)}"
-            )
-        options = options[options["question"].isin(questions)]
+    wanted = list(dict.fromkeys(options["question"])) if questions is None else questions
+    unknown = set(wanted) - set(options["question"])
+    if unknown:
+        raise NotFound(f"version {wave.published.version_key} has no question {sorted(unknown)}")
+    stamp = _wave_stamp(session, wave)
+    missing = [q for q in wanted if (stamp, q) not in _RESULTS]
+    if missing:
+        fresh = _suppressed(session, wave, options[options["question"].isin(missing)])
+        for question, rows in fresh.groupby("question", sort=False):
+            _RESULTS.put((stamp, str(question)), rows)
+    return pd.concat([_RESULTS.get((stamp, q)) for q in wanted], ignore_index=True)
+
+
+def _suppressed(session: Session, wave: OpenedWave, options: pd.DataFrame) -> pd.DataFrame:
     answers = answer_counts(session=session, wave_id=wave.id)
     answers = answers[answers["question"].isin(set(options["question"]))]
     people = population(session=session, wave=wave)
@@ -109,6 +124,58 @@ def wave_results(
         linked_teams=linked,
         band_under_2k=definition.band_small_groups,
     )
+
+
+def _wave_stamp(session: Session, wave: OpenedWave) -> tuple[object, ...]:
+    """What a wave's results depend on: which database, wave and version, its state, and how
+    many responses it holds."""
+    responses = session.scalar(
+        select(func.count()).select_from(Response).where(Response.wave_id == wave.id)
+    )
+    return (
+        session.get_bind(),
+        wave.id,
+        wave.published.version_id,
+        wave.status,
+        wave.closes_on,
+        responses,
+    )
+
+
+class _ResultsCache:
+    """The most recently used questions' suppressed results, a few waves' worth."""
+
+    def __init__(self, size: int = 2000) -> None:
+        self._entries: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def __contains__(self, key: tuple[object, ...]) -> bool:
+        with self._lock:
+            return key in self._entries
+
+    def get(self, key: tuple[object, ...]) -> pd.DataFrame:
+        with self._lock:
+            self._entries.move_to_end(key)
+            return self._entries[key]
+
+    def put(self, key: tuple[object, ...], rows: pd.DataFrame) -> None:
+        with self._lock:
+            self._entries[key] = rows
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_RESULTS = _ResultsCache()
+
+
+def clear_results_cache() -> None:
+    """For benchmarks that time the work, not the cache."""
+    _RESULTS.clear()
 
 
 def _linked_teams(teams: pd.DataFrame) -> dict[str, list[str]]:
