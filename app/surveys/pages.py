@@ -115,6 +115,45 @@ def _draft_or_restart(
     return draft, key
 
 
+@dataclass
+class Visit:
+    """A page of a questionnaire in progress that passed the checks every such page makes."""
+
+    wave: OpenedWave
+    page: Page
+    draft: Draft
+    key: str
+    section: Section | None
+
+
+def _visit(
+    request: Request,
+    session: Session,
+    secret: str,
+    today: Any,
+    survey: str,
+    wave_key: str,
+    form: FormData | None = None,
+    section: str | None = None,
+) -> Visit | Response:
+    """The wave (and section) exist, the wave is open, this browser has a draft in it, and a
+    form carries the draft's token; otherwise the page that says which is not so."""
+    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
+    spec = None if section is None else _section(wave, section)
+    page = Page(request, wave, survey, title="" if spec is None else spec.title)
+    closed = _not_accepting(page, today, session)
+    if closed is not None:
+        return closed
+    found = _draft_or_restart(request, session, wave)
+    if found is None:
+        return _restart(f"/s/{survey}/{wave.key}")
+    draft, key = found
+    if form is not None and not _check_csrf(form, secret, key):
+        return _expired_form(page)
+    page.csrf = _csrf(secret, key)
+    return Visit(wave, page, draft, key, spec)
+
+
 def _restart(base: str) -> RedirectResponse:
     return RedirectResponse(f"{base}?expired=1", status_code=303)
 
@@ -238,16 +277,11 @@ def about_you(
     settings: SettingsDep,
     today: TodayDep,
 ) -> Response:
-    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
-    page = Page(request, wave, survey, title="Your team and role")
-    closed = _not_accepting(page, today, session)
-    if closed is not None:
-        return closed
-    found = _draft_or_restart(request, session, wave)
-    if found is None:
-        return _restart(f"/s/{survey}/{wave.key}")
-    draft, key = found
-    page.csrf = _csrf(settings.secret_key, key)
+    visit = _visit(request, session, settings.secret_key, today, survey, wave_key)
+    if not isinstance(visit, Visit):
+        return visit
+    wave, page, draft = visit.wave, visit.page, visit.draft
+    page.title = "Your team and role"
     page.extra.update(team=draft.team, role=draft.role, progress=_progress(wave, draft, None))
     return page.render("respondent/you.html")
 
@@ -263,17 +297,11 @@ def about_you_sent(
     today: TodayDep,
     form: FormDep,
 ) -> Response:
-    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
-    page = Page(request, wave, survey, title="Your team and role")
-    closed = _not_accepting(page, today, session)
-    if closed is not None:
-        return closed
-    found = _draft_or_restart(request, session, wave)
-    if found is None:
-        return _restart(f"/s/{survey}/{wave.key}")
-    draft, key = found
-    if not _check_csrf(form, settings.secret_key, key):
-        return _expired_form(page)
+    visit = _visit(request, session, settings.secret_key, today, survey, wave_key, form)
+    if not isinstance(visit, Visit):
+        return visit
+    wave, page, draft, key = visit.wave, visit.page, visit.draft, visit.key
+    page.title = "Your team and role"
     team, role = str(form.get("team", "")), str(form.get("role", ""))
     if team not in wave.published.team_ids:
         page.errors.append(PageError("team", "Select the team you work in"))
@@ -283,7 +311,6 @@ def about_you_sent(
         role = ""
     draft.team, draft.role = team or draft.team, role or draft.role
     if page.errors:
-        page.csrf = _csrf(settings.secret_key, key)
         page.title = "Error: " + page.title
         page.extra.update(team=team, role=role, progress=_progress(wave, draft, None))
         return page.render("respondent/you.html", status_code=422)
@@ -344,22 +371,16 @@ def section_page(
     settings: SettingsDep,
     today: TodayDep,
 ) -> Response:
-    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
-    spec = _section(wave, section)
-    page = Page(request, wave, survey, title=spec.title)
-    closed = _not_accepting(page, today, session)
-    if closed is not None:
-        return closed
-    found = _draft_or_restart(request, session, wave)
-    if found is None:
-        return _restart(f"/s/{survey}/{wave.key}")
-    draft, key = found
+    visit = _visit(request, session, settings.secret_key, today, survey, wave_key, None, section)
+    if not isinstance(visit, Visit):
+        return visit
+    wave, page, draft, spec = visit.wave, visit.page, visit.draft, visit.section
+    assert spec is not None
     if not draft.team or not draft.role:
         return RedirectResponse(f"/s/{survey}/{wave.key}/you", status_code=303)
     questions = _section_questions(wave, draft, section)
     if not questions:
         return RedirectResponse(_next_url(survey, wave, draft, after=section), status_code=303)
-    page.csrf = _csrf(settings.secret_key, key)
     page.extra.update(
         section=spec, questions=questions, values=draft.answers,
         progress=_progress(wave, draft, section), added=[],
@@ -379,18 +400,11 @@ def section_sent(
     today: TodayDep,
     form: FormDep,
 ) -> Response:
-    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
-    spec = _section(wave, section)
-    page = Page(request, wave, survey, title=spec.title)
-    closed = _not_accepting(page, today, session)
-    if closed is not None:
-        return closed
-    found = _draft_or_restart(request, session, wave)
-    if found is None:
-        return _restart(f"/s/{survey}/{wave.key}")
-    draft, key = found
-    if not _check_csrf(form, settings.secret_key, key):
-        return _expired_form(page)
+    visit = _visit(request, session, settings.secret_key, today, survey, wave_key, form, section)
+    if not isinstance(visit, Visit):
+        return visit
+    wave, page, draft, key, spec = visit.wave, visit.page, visit.draft, visit.key, visit.section
+    assert spec is not None
     page_keys = [q.key for q in wave.published.questions if q.section == section]
     shown_before = set(form.getlist("shown"))
     given, problems = _read_answers(wave, page_keys, form)
@@ -408,7 +422,6 @@ def section_sent(
     if saving and not page.errors:
         return _saved(page, key)
     if page.errors or added:
-        page.csrf = _csrf(settings.secret_key, key)
         if page.errors:
             page.title = "Error: " + page.title
         values = dict(draft.answers)
@@ -480,22 +493,14 @@ def check(
     settings: SettingsDep,
     today: TodayDep,
 ) -> Response:
-    wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
-    page = Page(request, wave, survey, title="Check your answers before sending them")
-    closed = _not_accepting(page, today, session)
-    if closed is not None:
-        return closed
-    found = _draft_or_restart(request, session, wave)
-    if found is None:
-        return _restart(f"/s/{survey}/{wave.key}")
-    draft, key = found
-    return _check_page(page, wave, draft, key, settings.secret_key)
+    visit = _visit(request, session, settings.secret_key, today, survey, wave_key)
+    if not isinstance(visit, Visit):
+        return visit
+    visit.page.title = "Check your answers before sending them"
+    return _check_page(visit.page, visit.wave, visit.draft)
 
 
-def _check_page(
-    page: Page, wave: OpenedWave, draft: Draft, key: str, secret: str, status_code: int = 200
-) -> HTMLResponse:
-    page.csrf = _csrf(secret, key)
+def _check_page(page: Page, wave: OpenedWave, draft: Draft, status_code: int = 200) -> HTMLResponse:
     teams = {team.key: team.name for team in wave.published.definition.population.teams}
     roles = {role.key: role.name for role in wave.published.definition.population.role_groupings}
     page.extra.update(
@@ -530,9 +535,15 @@ def submit(
         return RedirectResponse(f"{base}/done" if key else base, status_code=303)
     if not _check_csrf(form, settings.secret_key, key):
         return _expired_form(page)
-    submission_id = submission_id_for(key, settings.secret_key)
+    submission = SubmissionIn(
+        submission_id=submission_id_for(key, settings.secret_key),
+        team=draft.team or "",
+        role=draft.role or "",
+        answers=draft.answers,
+    )
+    page.csrf = _csrf(settings.secret_key, key)
     if draft.access_code_hash is not None:
-        refused = _spend_code(request, page, wave, draft, key, submission_id, settings.secret_key)
+        refused = _spend_code(request, page, wave, draft, submission)
         if refused is not None:
             return refused
     try:
@@ -540,12 +551,7 @@ def submit(
             session=session,
             survey_key=survey,
             wave_key=wave.key,
-            submission=SubmissionIn(
-                submission_id=submission_id,
-                team=draft.team or "",
-                role=draft.role or "",
-                answers=draft.answers,
-            ),
+            submission=submission,
             today=today,
         )
     except WaveNotAccepting:
@@ -553,11 +559,7 @@ def submit(
         assert closed is not None
         return closed
     except SubmissionRejected as rejected:
-        page.title = "Error: " + page.title
-        page.errors = [
-            PageError(_anchor(wave, error.field), error.message) for error in rejected.errors
-        ]
-        return _check_page(page, wave, draft, key, settings.secret_key, status_code=422)
+        return _rejected(page, wave, draft, rejected)
     session.delete(draft)
     response = RedirectResponse(f"{base}/done", status_code=303)
     response.delete_cookie(COOKIE, path=base)
@@ -565,41 +567,34 @@ def submit(
 
 
 def _spend_code(
-    request: Request,
-    page: Page,
-    wave: OpenedWave,
-    draft: Draft,
-    key: str,
-    submission_id: str,
-    secret: str,
+    request: Request, page: Page, wave: OpenedWave, draft: Draft, submission: SubmissionIn
 ) -> HTMLResponse | None:
     """Spend the draft's access code in a transaction of its own, before the response's, so the
     two share no transaction, time or order. Answers are checked first: a refused submission
     must not use up the code."""
     try:
-        validate_submission(
-            wave.published,
-            SubmissionIn(
-                submission_id=submission_id,
-                team=draft.team or "",
-                role=draft.role or "",
-                answers=draft.answers,
-            ),
-        )
+        validate_submission(wave.published, submission)
     except SubmissionRejected as rejected:
-        page.title = "Error: " + page.title
-        page.errors = [PageError(_anchor(wave, e.field), e.message) for e in rejected.errors]
-        return _check_page(page, wave, draft, key, secret, status_code=422)
+        return _rejected(page, wave, draft, rejected)
     assert draft.access_code_hash is not None
     with transaction(request.app.state.session_factory) as separate:
         spent = spend_code(session=separate, wave_id=wave.id, hashed=draft.access_code_hash)
         received = submission_received(
-            session=separate, wave_id=wave.id, submission_id=submission_id
+            session=separate, wave_id=wave.id, submission_id=submission.submission_id
         )
     if spent or received:
         return None
     page.title = "That access code has already been used"
     return page.render("respondent/code_used.html", status_code=409)
+
+
+def _rejected(
+    page: Page, wave: OpenedWave, draft: Draft, rejected: SubmissionRejected
+) -> HTMLResponse:
+    """The check page again, each problem linked to where it is put right."""
+    page.title = "Error: Check your answers before sending them"
+    page.errors = [PageError(_anchor(wave, e.field), e.message) for e in rejected.errors]
+    return _check_page(page, wave, draft, status_code=422)
 
 
 def _anchor(wave: OpenedWave, field_name: str) -> str:
