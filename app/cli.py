@@ -294,6 +294,29 @@ COMPARE_COLUMNS = {
     "reason": "Withheld",
     "no_test_reason": "No test because",
 }
+TEAM_COLUMNS = {
+    "number": "Q",
+    "group": "Team",
+    "base": "Base",
+    "positive_share": "Positive %",
+    "overall_positive_share": "All teams positive %",
+    "difference_pp": "Difference (points)",
+    "p_value": "p (team against the rest)",
+    "significant": "Significant at 95%",
+    "reason": "Withheld",
+    "no_test_reason": "No test because",
+}
+CONSISTENCY_COLUMNS = {
+    "number": "Q",
+    "overall_positive_share": "All teams positive %",
+    "teams_shown": "Teams shown",
+    "lowest": "Lowest %",
+    "highest": "Highest %",
+    "range_pp": "Range (points)",
+    "teams_significant": "Teams differing significantly",
+    "teams_above": "Above",
+    "teams_below": "Below",
+}
 INDICATOR_COLUMNS = {
     "title": "Indicator",
     "wave": "Wave",
@@ -307,8 +330,12 @@ INDICATOR_COLUMNS = {
 }
 PERCENT_COLUMNS = {
     "share_before", "share_after", "positive_share_before", "positive_share_after",
+    "positive_share", "overall_positive_share", "lowest", "highest",
 }  # fmt: skip
-ONE_DECIMAL_COLUMNS = {"change_pp", "positive_change_pp", "value_pct", "gap_pp", "target_pct"}
+ONE_DECIMAL_COLUMNS = {
+    "change_pp", "positive_change_pp", "value_pct", "gap_pp", "target_pct", "difference_pp",
+    "range_pp",
+}  # fmt: skip
 
 
 def _displayed(frame: Any) -> Any:
@@ -436,6 +463,46 @@ def report_compare(
     except (NotFound, ResultsNotReleased) as error:
         _fail(str(error))
     _emit(frame, COMPARE_COLUMNS, output, f"{survey}: {from_wave} to {to_wave} by team")
+
+
+@report_cli.command("teams")
+def report_teams(
+    survey: SurveyOption,
+    wave: WaveOption,
+    question: Annotated[str | None, typer.Option(help="One question (number or key)")] = None,
+    output: FormatOption = Format.table,
+) -> None:
+    """Each team against all teams ("Report 1"), tested against the rest of the wave."""
+    from app.reports.service import ResultsNotReleased, team_report
+    from app.surveys.service import NotFound
+
+    try:
+        with _report_session() as session:
+            frame = team_report(
+                session=session, survey_key=survey, wave_key=wave, today=dt.date.today(),
+                question=question,
+            )  # fmt: skip
+    except (NotFound, ResultsNotReleased) as error:
+        _fail(str(error))
+    _emit(frame, TEAM_COLUMNS, output, f"{survey} {wave}: teams against all teams")
+
+
+@report_cli.command("consistency")
+def report_consistency(
+    survey: SurveyOption, wave: WaveOption, output: FormatOption = Format.table
+) -> None:
+    """Per question, how far apart the teams are and how many differ from the rest."""
+    from app.reports.service import ResultsNotReleased, consistency_report
+    from app.surveys.service import NotFound
+
+    try:
+        with _report_session() as session:
+            frame = consistency_report(
+                session=session, survey_key=survey, wave_key=wave, today=dt.date.today()
+            )
+    except (NotFound, ResultsNotReleased) as error:
+        _fail(str(error))
+    _emit(frame, CONSISTENCY_COLUMNS, output, f"{survey} {wave}: consistency across teams")
 
 
 @report_cli.command("indicators")

@@ -273,3 +273,35 @@ def test_indicators_per_wave_against_their_targets(demo_url: str) -> None:
     assert agreement_2015["value_pct"] > agreement_2014["value_pct"]
     assert by_key[("supervision_training", "2014")]["status"] == "not_asked"
     assert by_key[("supervision_training", "2015")]["base"] == 83  # the published Q18/19 total
+
+
+def test_the_standout_teams_differ_significantly_from_the_rest(demo_url: str) -> None:
+    """The demo makes Gravel Hill low and Court Based Assessment high in 2015."""
+    rows = json.loads(
+        _report(
+            demo_url,
+            "teams",
+            "--survey",
+            SURVEY,
+            "--wave",
+            "2015",
+            "--question",
+            "11a",
+            "--format",
+            "json",
+        )
+    )
+    by_team = {row["group"]: row for row in rows}
+    low = by_team["Residential – Gravel Hill"]
+    high = by_team["Court Based Assessment Service"]
+    assert low["significant"] is True and low["difference_pp"] < 0
+    assert high["significant"] is True and high["difference_pp"] > 0
+
+
+def test_consistency_counts_the_teams_that_differ(demo_url: str) -> None:
+    rows = json.loads(
+        _report(demo_url, "consistency", "--survey", SURVEY, "--wave", "2015", "--format", "json")
+    )
+    q11a = next(row for row in rows if row["number"] == "11a")
+    assert q11a["teams_significant"] >= 2
+    assert q11a["range_pp"] > 40
