@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from app.accounts.cli import tokens_cli, users_cli
 from app.config import Settings
 from app.db import make_engine, make_session_factory, transaction
 from app.models import WaveStatus
@@ -40,6 +41,8 @@ cli.add_typer(waves_cli, name="waves", no_args_is_help=True)
 cli.add_typer(demo_cli, name="demo", no_args_is_help=True)
 cli.add_typer(codes_cli, name="codes", no_args_is_help=True)
 cli.add_typer(report_cli, name="report", no_args_is_help=True)
+cli.add_typer(users_cli, name="users", no_args_is_help=True)
+cli.add_typer(tokens_cli, name="tokens", no_args_is_help=True)
 
 Paths = Annotated[
     list[Path], typer.Argument(help="Definition files (YAML), e.g. survey_definitions/*/*.yaml")

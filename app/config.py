@@ -26,9 +26,6 @@ class Settings(BaseSettings):
     timezone: str = "Europe/London"
     """Submission dates are the local date here; no time of day is ever stored."""
     definitions_dir: Path = PROJECT_ROOT / "survey_definitions"
-    reports_token: str | None = None
-    """Bearer token for /api/v1/reports until staff accounts exist; unset, the reports API is
-    closed. Generate one with `python -c "import secrets; print(secrets.token_urlsafe(32))"`."""
     sql_echo: bool = False
 
     @model_validator(mode="after")

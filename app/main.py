@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
+from app.accounts.router import router as accounts_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.errors import BodySizeLimit, install_error_handlers
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(surveys_router)
     app.include_router(responses_router)
     app.include_router(reports_router)
+    app.include_router(accounts_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -304,3 +304,6 @@ class SubmissionReceipt(Base):
         ForeignKey("waves.id", ondelete="CASCADE"), primary_key=True
     )
     submission_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+from app.accounts import models as _accounts_models  # noqa: E402,F401

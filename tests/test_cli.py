@@ -17,7 +17,7 @@ def test_upgrade_seed_and_manage_waves(empty_database_url: str) -> None:
     assert "base" in _run(url, "db", "current").output
     upgraded = _run(url, "db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.output
-    assert "database at revision 0003" in upgraded.output
+    assert "database at revision 0004" in upgraded.output
 
     seeded = _run(url, "demo", "seed")
     assert seeded.exit_code == 0, seeded.output

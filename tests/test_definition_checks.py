@@ -38,6 +38,8 @@ def test_indicators_must_measure_a_question_with_a_positive_answer(tmp_path: Pat
 
 
 def test_a_target_is_a_percentage(tmp_path: Path) -> None:
-    problems = _problems(tmp_path, 'indicators:\n  - {key: x, title: "X", question: budget, target_pct: 150}\n')
+    problems = _problems(
+        tmp_path, 'indicators:\n  - {key: x, title: "X", question: budget, target_pct: 150}\n'
+    )
     assert len(problems) == 1
     assert "indicator x: target_pct" in problems[0]

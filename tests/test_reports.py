@@ -133,16 +133,25 @@ def test_an_open_wave_shows_no_results(demo_url: str) -> None:
 def test_the_reports_api_needs_its_token_and_marks_withheld_cells(demo_url: str) -> None:
     from fastapi.testclient import TestClient
 
+    from app.accounts.service import create_token, create_user
+    from app.db import transaction
     from app.main import create_app
 
-    closed = TestClient(create_app(_settings(demo_url)))
+    engine = make_engine(_settings(demo_url))
+    with transaction(make_session_factory(engine)) as session:
+        user = create_user(
+            session=session,
+            email="scrutiny@example.org",
+            roles=["scrutiny"],
+            password="a long enough password",
+        )
+        token = create_token(session=session, user=user, name="reports test")
+    engine.dispose()
     url = f"/api/v1/reports/{SURVEY}/waves/2015/questions/4b?by=team"
-    assert closed.get(url).status_code == 403
-    settings = _settings(demo_url).model_copy(update={"reports_token": "t" * 32})
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(_settings(demo_url))) as client:
         assert client.get(url).status_code == 401
         assert client.get(url, headers={"authorization": "Bearer wrong"}).status_code == 401
-        reply = client.get(url, headers={"authorization": "Bearer " + "t" * 32})
+        reply = client.get(url, headers={"authorization": "Bearer " + token})
         assert reply.status_code == 200
         rows = reply.json()
         withheld = [row for row in rows if row["withheld"]]
@@ -151,7 +160,7 @@ def test_the_reports_api_needs_its_token_and_marks_withheld_cells(demo_url: str)
         assert all(row["base"] is None and row["count"] is None for row in withheld)
         rates = client.get(
             f"/api/v1/reports/{SURVEY}/waves/2014/response-rates",
-            headers={"authorization": "Bearer " + "t" * 32},
+            headers={"authorization": "Bearer " + token},
         )
         assert rates.json()[-1] == {
             "group": "(all)",
@@ -162,7 +171,7 @@ def test_the_reports_api_needs_its_token_and_marks_withheld_cells(demo_url: str)
             "withheld": False,
             "reason": None,
         }
-        auth = {"authorization": "Bearer " + "t" * 32}
+        auth = {"authorization": "Bearer " + token}
         compared = client.get(
             f"/api/v1/reports/{SURVEY}/compare?from=2014&to=2015&question=4a", headers=auth
         )
@@ -172,7 +181,7 @@ def test_the_reports_api_needs_its_token_and_marks_withheld_cells(demo_url: str)
         assert {row["indicator"] for row in indicators} >= {"supervision_agreement", "childs_views"}
         still_open = client.get(
             f"/api/v1/reports/{SURVEY}/waves/2016/questions/4a",
-            headers={"authorization": "Bearer " + "t" * 32},
+            headers={"authorization": "Bearer " + token},
         )
         assert still_open.status_code == 409
 

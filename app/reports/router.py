@@ -1,16 +1,18 @@
-"""Reports as JSON, for scripts and dashboards. Closed waves only; every figure suppressed."""
+"""Reports as JSON, for scripts and dashboards. Closed waves only; every figure suppressed.
+Staff with the scrutiny, HR or admin role only, signed in or with an API token."""
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Annotated, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from app.deps import SessionDep, SettingsDep, TodayDep, commits_in_thread
+from app.accounts.deps import require_role
+from app.accounts.models import Role
+from app.deps import SessionDep, TodayDep, commits_in_thread
 from app.reports.service import (
     Breakdown,
     indicators_report,
@@ -19,22 +21,10 @@ from app.reports.service import (
     year_on_year_report,
 )
 
-
-def require_reports_token(
-    settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
-) -> None:
-    """Until staff accounts exist, one bearer token from the settings opens the reports."""
-    if not settings.reports_token:
-        raise HTTPException(403, "The reports API is closed: set REPORTS_TOKEN to open it.")
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), settings.reports_token.encode()):
-        raise HTTPException(
-            401, "A valid bearer token is needed.", headers={"WWW-Authenticate": "Bearer"}
-        )
-
-
 router = APIRouter(
-    prefix="/api/v1/reports", tags=["reports"], dependencies=[Depends(require_reports_token)]
+    prefix="/api/v1/reports",
+    tags=["reports"],
+    dependencies=[Depends(require_role(Role.scrutiny, Role.hr, Role.admin))],
 )
 
 

@@ -1,0 +1,1 @@
+"""Staff accounts: users with roles, server-side sessions, API tokens."""
