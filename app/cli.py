@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 
 import typer
 
@@ -391,8 +392,25 @@ def _missing(value: Any) -> bool:
     return bool(pd.isna(value)) if not isinstance(value, list | tuple) else False
 
 
-def _report_session() -> Any:
-    return transaction(make_session_factory(make_engine(Settings())))
+RateBreakdown = Literal["team", "role"]
+Breakdown = Literal["team", "role", "team,role", "overall"]
+"""Checked by hand in each command: Typer options are plain strings."""
+
+
+def _report(
+    build: Callable[[Any], Any], columns: dict[str, str], output: Format, title: str
+) -> None:
+    """Run one report in its own session and print it; a missing wave or question, or a wave
+    still open, is a clear message and exit 1."""
+    from app.reports.service import ResultsNotReleased
+    from app.surveys.service import NotFound
+
+    try:
+        with transaction(make_session_factory(make_engine(Settings()))) as session:
+            frame = build(session)
+    except (NotFound, ResultsNotReleased) as error:
+        _fail(str(error))
+    _emit(frame, columns, output, title)
 
 
 @report_cli.command("response-rates")
@@ -404,16 +422,17 @@ def report_response_rates(
 ) -> None:
     """Responses, headcount, response rate and what one person is worth, per team or role."""
     from app.reports.service import response_rates
-    from app.surveys.service import NotFound
 
     if by not in ("team", "role"):
         _fail("--by is team or role")
-    try:
-        with _report_session() as session:
-            frame = response_rates(session=session, survey_key=survey, wave_key=wave, by=by)  # type: ignore[arg-type]
-    except NotFound as error:
-        _fail(str(error))
-    _emit(frame, RATE_COLUMNS, output, f"{survey} {wave}: response rates by {by}")
+    _report(
+        lambda session: response_rates(
+            session=session, survey_key=survey, wave_key=wave, by=cast(RateBreakdown, by)
+        ),
+        RATE_COLUMNS,
+        output,
+        f"{survey} {wave}: response rates by {by}",
+    )
 
 
 @report_cli.command("question")
@@ -425,20 +444,19 @@ def report_question(
     output: FormatOption = Format.table,
 ) -> None:
     """One question's results by team, role grouping, both, or overall."""
-    from app.reports.service import ResultsNotReleased, question_report
-    from app.surveys.service import NotFound
+    from app.reports.service import question_report
 
     if by not in ("team", "role", "team,role", "overall"):
         _fail("--by is team, role, team,role or overall")
-    try:
-        with _report_session() as session:
-            frame = question_report(
-                session=session, survey_key=survey, wave_key=wave, question=question,
-                by=by, today=dt.date.today(),  # type: ignore[arg-type]
-            )  # fmt: skip
-    except (NotFound, ResultsNotReleased) as error:
-        _fail(str(error))
-    _emit(frame, QUESTION_COLUMNS, output, f"{survey} {wave}: question {question} by {by}")
+    _report(
+        lambda session: question_report(
+            session=session, survey_key=survey, wave_key=wave, question=question,
+            by=cast(Breakdown, by), today=dt.date.today(),
+        ),
+        QUESTION_COLUMNS,
+        output,
+        f"{survey} {wave}: question {question} by {by}",
+    )  # fmt: skip
 
 
 @report_cli.command("compare")
@@ -452,20 +470,19 @@ def report_compare(
 ) -> None:
     """Year on year per team: shares, change, significance; split teams against their
     predecessor; questions that changed their options side by side, marked not comparable."""
-    from app.reports.service import ResultsNotReleased, year_on_year_report
-    from app.surveys.service import NotFound
+    from app.reports.service import year_on_year_report
 
     if by != "team":
         _fail("--by team: comparisons need headcounts, which only teams have")
-    try:
-        with _report_session() as session:
-            frame = year_on_year_report(
-                session=session, survey_key=survey, from_wave=from_wave, to_wave=to_wave,
-                question=question,
-            )  # fmt: skip
-    except (NotFound, ResultsNotReleased) as error:
-        _fail(str(error))
-    _emit(frame, COMPARE_COLUMNS, output, f"{survey}: {from_wave} to {to_wave} by team")
+    _report(
+        lambda session: year_on_year_report(
+            session=session, survey_key=survey, from_wave=from_wave, to_wave=to_wave,
+            question=question,
+        ),
+        COMPARE_COLUMNS,
+        output,
+        f"{survey}: {from_wave} to {to_wave} by team",
+    )  # fmt: skip
 
 
 @report_cli.command("teams")
@@ -476,18 +493,17 @@ def report_teams(
     output: FormatOption = Format.table,
 ) -> None:
     """Each team against all teams ("Report 1"), tested against the rest of the wave."""
-    from app.reports.service import ResultsNotReleased, team_report
-    from app.surveys.service import NotFound
+    from app.reports.service import team_report
 
-    try:
-        with _report_session() as session:
-            frame = team_report(
-                session=session, survey_key=survey, wave_key=wave, today=dt.date.today(),
-                question=question,
-            )  # fmt: skip
-    except (NotFound, ResultsNotReleased) as error:
-        _fail(str(error))
-    _emit(frame, TEAM_COLUMNS, output, f"{survey} {wave}: teams against all teams")
+    _report(
+        lambda session: team_report(
+            session=session, survey_key=survey, wave_key=wave, today=dt.date.today(),
+            question=question,
+        ),
+        TEAM_COLUMNS,
+        output,
+        f"{survey} {wave}: teams against all teams",
+    )  # fmt: skip
 
 
 @report_cli.command("consistency")
@@ -495,31 +511,31 @@ def report_consistency(
     survey: SurveyOption, wave: WaveOption, output: FormatOption = Format.table
 ) -> None:
     """Per question, how far apart the teams are and how many differ from the rest."""
-    from app.reports.service import ResultsNotReleased, consistency_report
-    from app.surveys.service import NotFound
+    from app.reports.service import consistency_report
 
-    try:
-        with _report_session() as session:
-            frame = consistency_report(
-                session=session, survey_key=survey, wave_key=wave, today=dt.date.today()
-            )
-    except (NotFound, ResultsNotReleased) as error:
-        _fail(str(error))
-    _emit(frame, CONSISTENCY_COLUMNS, output, f"{survey} {wave}: consistency across teams")
+    _report(
+        lambda session: consistency_report(
+            session=session, survey_key=survey, wave_key=wave, today=dt.date.today()
+        ),
+        CONSISTENCY_COLUMNS,
+        output,
+        f"{survey} {wave}: consistency across teams",
+    )
 
 
 @report_cli.command("indicators")
 def report_indicators(survey: SurveyOption, output: FormatOption = Format.table) -> None:
     """Each indicator in each closed wave against its target."""
     from app.reports.service import indicators_report
-    from app.surveys.service import NotFound
 
-    try:
-        with _report_session() as session:
-            frame = indicators_report(session=session, survey_key=survey, today=dt.date.today())
-    except NotFound as error:
-        _fail(str(error))
-    _emit(frame, INDICATOR_COLUMNS, output, f"{survey}: indicators against targets")
+    _report(
+        lambda session: indicators_report(
+            session=session, survey_key=survey, today=dt.date.today()
+        ),
+        INDICATOR_COLUMNS,
+        output,
+        f"{survey}: indicators against targets",
+    )
 
 
 @demo_cli.command("seed")
