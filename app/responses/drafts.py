@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -74,15 +73,9 @@ def find_draft(*, session: Session, wave_id: int, key: str | None) -> Draft | No
     )
 
 
-@dataclass(frozen=True)
-class Saved:
-    discarded: list[str]
-    """Keys of answers dropped because the respondent's new answers no longer call for them."""
-
-
 def save_answers(
     *, draft: Draft, published: PublishedVersion, page: list[str], given: AnswerMap
-) -> Saved:
+) -> None:
     """Replace the answers to the page's questions, then drop any answer that routing no longer
     asks for, and remember which, so the check page can say so."""
     answers = {key: value for key, value in draft.answers.items() if key not in page}
@@ -93,4 +86,3 @@ def save_answers(
         del answers[key]
     draft.answers = answers
     draft.discarded = sorted({*draft.discarded, *dropped} - set(answers))
-    return Saved(discarded=dropped)
