@@ -6,14 +6,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import plotly
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from app.accounts.router import router as accounts_router
+from app.admin.pages import router as admin_router
 from app.config import Settings, get_settings
+from app.dashboards.pages import router as dashboards_router
 from app.db import make_engine, make_session_factory
 from app.errors import BodySizeLimit, install_error_handlers
+from app.exports.router import router as exports_router
+from app.reports.printable import router as printable_router
 from app.reports.router import router as reports_router
 from app.responses.ratelimit import GuessLimiter
 from app.responses.router import router as responses_router
@@ -21,6 +27,8 @@ from app.surveys.pages import router as pages_router
 from app.surveys.router import router as surveys_router
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+PLOTLY_BUNDLE = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+"""Charts' JavaScript, served from the installed package: pages load nothing from elsewhere."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,6 +58,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports_router)
     app.include_router(accounts_router)
     app.include_router(pages_router)
+    app.include_router(dashboards_router)
+    app.include_router(printable_router)
+    app.include_router(exports_router)
+    app.include_router(admin_router)
+
+    @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
+    def plotly_bundle() -> FileResponse:
+        return FileResponse(
+            PLOTLY_BUNDLE,
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["operations"])

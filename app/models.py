@@ -191,6 +191,9 @@ class Wave(Base):
     status: Mapped[str] = mapped_column(String(16), default=WaveStatus.scheduled.value)
     access_codes_required: Mapped[bool] = mapped_column(default=False, server_default=false())
     """Whether respondents must enter a single-use access code to start."""
+    suppression_threshold: Mapped[int | None] = mapped_column(Integer)
+    """`k` for this wave's results, set by the survey owner before the wave closes; when unset,
+    the version's."""
 
     survey: Mapped[Survey] = relationship(back_populates="waves")
     version: Mapped[SurveyVersion] = relationship()

@@ -3,6 +3,7 @@ session starts itself. Each test gets a fresh database built by the real migrati
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import os
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_session_factory, transaction
+from app.demo.seed import seed_demo
 from app.main import create_app
 from app.migrate import upgrade
 from app.surveys.definitions import SurveyDefinition
@@ -132,3 +134,22 @@ def coventry(
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as client:
         yield client
+
+
+DEMO_TODAY = dt.date(2026, 11, 23)
+"""The demo's 2014 and 2015 waves are closed by then and 2016 is open."""
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database holding the whole Coventry demo, shared by a module's tests: read it only."""
+    url = migrated_database(request, tmp_path_factory.mktemp("demo"))
+    engine = make_engine(_settings(url))
+    seed_demo(
+        make_session_factory(engine),
+        definitions_dir=COVENTRY_DIR.parent,
+        echo=lambda _line: None,
+        today=DEMO_TODAY,
+    )
+    engine.dispose()
+    return url

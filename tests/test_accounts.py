@@ -36,17 +36,10 @@ from app.db import transaction
 from app.main import create_app
 from app.surveys.definitions import SurveyDefinition
 from tests.support.journey import forms
+from tests.support.staff import PASSWORD, create_user_for_test, staff_tokens
 
-PASSWORD = "correct horse battery staple"
 SURVEY = "coventry-supervision"
 REPORTS = f"/api/v1/reports/{SURVEY}/indicators"
-
-
-def create_user_for_test(
-    factory: sessionmaker[Session], email: str = "Member@Example.org", roles: tuple[str, ...] = ()
-) -> int:
-    with transaction(factory) as session:
-        return create_user(session=session, email=email, roles=roles, password=PASSWORD).id
 
 
 def _all_values(engine: Engine) -> list[tuple[str, str, Any]]:
@@ -276,15 +269,7 @@ def test_the_session_cookie_is_secure_in_production(database_url: str) -> None:
 
 @pytest.fixture
 def staff(session_factory: sessionmaker[Session]) -> dict[str, str]:
-    """A token per kind of user: no role, each role."""
-    tokens = {}
-    for roles in [(), ("scrutiny",), ("hr",), ("admin",)]:
-        name = roles[0] if roles else "none"
-        user_id = create_user_for_test(session_factory, f"{name}@example.org", roles)
-        with transaction(session_factory) as session:
-            user = session.get_one(User, user_id)
-            tokens[name] = create_token(session=session, user=user, name="test")
-    return tokens
+    return staff_tokens(session_factory)
 
 
 def test_the_reports_api_needs_a_staff_role(

@@ -3,36 +3,17 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
-from collections.abc import Iterator
 
 import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
 from app.db import make_engine, make_session_factory
-from app.demo.seed import seed_demo
-from tests.conftest import BACKENDS, COVENTRY_DIR, DATA, _settings, migrated_database
+from tests.conftest import DATA, _settings
 
 SURVEY = "coventry-supervision"
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def demo_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    url = migrated_database(request, tmp_path_factory.mktemp("reports"))
-    engine = make_engine(_settings(url))
-    seed_demo(
-        make_session_factory(engine),
-        definitions_dir=COVENTRY_DIR.parent,
-        echo=lambda _l: None,
-        today=dt.date(2026, 11, 23),
-    )
-    engine.dispose()
-    yield url
 
 
 def _report(url: str, *args: str) -> str:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from app.accounts.deps import (
@@ -15,10 +13,7 @@ from app.accounts.deps import (
     SESSION_COOKIE,
     OptionalUser,
     clear_session_cookie,
-    csrf_nonce,
     csrf_ok,
-    csrf_token,
-    set_csrf_cookie,
     set_session_cookie,
 )
 from app.accounts.models import User
@@ -26,10 +21,7 @@ from app.accounts.service import SignInRefused, authenticate, end_session, start
 from app.config import Settings
 from app.deps import SessionDep, SettingsDep, commits_in_thread
 from app.responses.service import FieldError
-
-TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
-TEMPLATES.env.trim_blocks = True
-TEMPLATES.env.lstrip_blocks = True
+from app.web import staff_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -59,25 +51,19 @@ def _page(
     next_path: str = "/sign-in",
     user: User | None = None,
 ) -> HTMLResponse:
-    nonce = csrf_nonce(request)
-    response = TEMPLATES.TemplateResponse(
+    return staff_page(
         request,
+        settings,
         "accounts/sign_in.html",
         {
             "errors": [{"field_id": e.field, "message": e.message} for e in errors or []],
             "error_for": {e.field: e.message for e in errors or []},
             "email": email,
             "next": next_path,
-            "user": user,
-            "csrf_field": CSRF_FIELD,
-            "csrf": csrf_token(nonce, settings),
-            "base": "",
         },
+        user=user,
         status_code=status_code,
     )
-    set_csrf_cookie(response, nonce, settings)
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @router.get("/sign-in", response_class=HTMLResponse)

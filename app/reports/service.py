@@ -65,7 +65,7 @@ def response_rates(
         response_profile(
             groups,
             one_person_decimals=definition.one_person_decimals,
-            k=definition.suppression_threshold,
+            k=wave.suppression_threshold,
         )
     )
 
@@ -117,12 +117,11 @@ def _suppressed(session: Session, wave: OpenedWave, options: pd.DataFrame) -> pd
         roles=list(people.roles["role"]),
         linked_teams=linked,
     )
-    definition = wave.published.definition
     return suppress(
         table,
-        k=definition.suppression_threshold,
+        k=wave.suppression_threshold,
         linked_teams=linked,
-        band_under_2k=definition.band_small_groups,
+        band_under_2k=wave.published.definition.band_small_groups,
     )
 
 
@@ -138,6 +137,7 @@ def _wave_stamp(session: Session, wave: OpenedWave) -> tuple[object, ...]:
         wave.published.version_id,
         wave.status,
         wave.closes_on,
+        wave.suppression_threshold,
         responses,
     )
 
@@ -264,8 +264,8 @@ def year_on_year_report(
         headcounts_before=people_before.teams,
         headcounts_after=people_after.teams,
         k=max(
-            before.published.definition.suppression_threshold,
-            after.published.definition.suppression_threshold,
+            before.suppression_threshold,
+            after.suppression_threshold,
         ),
         lineage=lineage,
         linked_before=_linked_teams(people_before.teams),
@@ -308,7 +308,7 @@ def team_report(
     compared = against_overall(
         wave_results(session=session, wave=wave, questions=questions),
         headcounts=people.teams,
-        k=wave.published.definition.suppression_threshold,
+        k=wave.suppression_threshold,
         linked_teams=_linked_teams(people.teams),
     )
     compared.insert(
@@ -326,7 +326,7 @@ def consistency_report(
     spread = consistency(
         wave_results(session=session, wave=wave),
         headcounts=people.teams,
-        k=wave.published.definition.suppression_threshold,
+        k=wave.suppression_threshold,
         linked_teams=_linked_teams(people.teams),
     )
     spread.insert(0, "number", spread["question"].map(lambda k: wave.published.by_key[k].number))

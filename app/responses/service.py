@@ -177,6 +177,7 @@ _WAVE_QUERY = (
         Wave.opens_on,
         Wave.closes_on,
         Wave.access_codes_required,
+        Wave.suppression_threshold,
         SurveyVersion.id.label("version_id"),
         SurveyVersion.content_hash,
         SurveyVersion.published_at,
@@ -225,6 +226,12 @@ class OpenedWave:
     closes_on: dt.date
     access_codes_required: bool
     published: PublishedVersion
+    threshold_set_by_owner: int | None = None
+
+    @property
+    def suppression_threshold(self) -> int:
+        """`k` for this wave: the survey owner's, or else the version's."""
+        return self.threshold_set_by_owner or self.published.definition.suppression_threshold
 
 
 def load_wave(*, session: Session, survey_key: str, wave_key: str) -> OpenedWave:
@@ -241,6 +248,7 @@ def load_wave(*, session: Session, survey_key: str, wave_key: str) -> OpenedWave
         closes_on=row.closes_on,
         access_codes_required=row.access_codes_required,
         published=published_version(session=session, version=row),
+        threshold_set_by_owner=row.suppression_threshold,
     )
 
 

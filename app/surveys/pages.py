@@ -253,10 +253,9 @@ def _client(request: Request) -> str:
 
 
 def _start_details(page: Page, request: Request) -> None:
-    definition = page.wave.published.definition
     page.extra.update(
         minutes=max(5, round(len(page.wave.published.questions) * SECONDS_PER_QUESTION / 60)),
-        threshold=definition.suppression_threshold,
+        threshold=page.wave.suppression_threshold,
         expired=request.query_params.get("expired") == "1",
     )
 
