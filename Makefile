@@ -23,7 +23,10 @@ run: $(INSTALLED)
 	$(BIN)/supervision-survey db upgrade
 	$(BIN)/supervision-survey demo seed
 	@echo
+	$(BIN)/supervision-survey demo accounts
+	@echo
 	@echo "Answer the open 2016 survey: http://127.0.0.1:8000/s/coventry-supervision/2016"
+	@echo "Sign in to the results and admin pages: http://127.0.0.1:8000/sign-in"
 	@echo "The API and its documentation: http://127.0.0.1:8000/docs"
 	@echo
 	$(BIN)/supervision-survey serve --host 127.0.0.1 --port 8000

@@ -552,6 +552,21 @@ def demo_seed() -> None:
         _fail(str(error))
 
 
+@demo_cli.command("accounts")
+def demo_accounts() -> None:
+    """Create one demo account per role (scrutiny, hr, admin) with new passwords, and print
+    them. Refused in production."""
+    from app.demo.accounts import reset_demo_accounts
+
+    settings = Settings()
+    if settings.environment == "production":
+        _fail("Demo accounts are never created in production: use `users create`.")
+    accounts = reset_demo_accounts(make_session_factory(make_engine(settings)))
+    typer.echo("Demo staff accounts (new passwords each time the demo starts):")
+    for account in accounts:
+        typer.echo(f"  {account.role.value:<9} {account.email:<22} {account.password}")
+
+
 @cli.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.config import PROJECT_ROOT
+
+HEAD = ScriptDirectory(str(PROJECT_ROOT / "migrations")).get_current_head()
 
 
 def _run(url: str, *args: str):  # type: ignore[no-untyped-def]
@@ -17,7 +21,7 @@ def test_upgrade_seed_and_manage_waves(empty_database_url: str) -> None:
     assert "base" in _run(url, "db", "current").output
     upgraded = _run(url, "db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.output
-    assert "database at revision 0004" in upgraded.output
+    assert f"database at revision {HEAD}" in upgraded.output
 
     seeded = _run(url, "demo", "seed")
     assert seeded.exit_code == 0, seeded.output

@@ -111,6 +111,14 @@ def create_user(*, session: Session, email: str, roles: Iterable[str], password:
     return user
 
 
+def set_password(*, user: User, password: str) -> None:
+    """A new password, which also lifts any lock-out."""
+    check_password(password)
+    user.password_hash = _hasher.hash(password)
+    user.failed_sign_ins = 0
+    user.locked_until = None
+
+
 def authenticate(
     *, session: Session, email: str, password: str, now: dt.datetime | None = None
 ) -> User:
