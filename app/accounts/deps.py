@@ -51,10 +51,16 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
     )
 
 
+TOKEN_PATHS = ("/api/", "/exports/")
+"""Where an API token is accepted: scripts read the API and download exports; the pages (and
+their forms) need a person signed in."""
+
+
 def optional_user(request: Request, session: SessionDep, bearer: BearerDep) -> User | None:
-    """The user behind the request's API token or session cookie, if any. A token that is sent
-    and unknown is refused outright, rather than falling back to the cookie."""
-    if bearer is not None:
+    """The user behind the request's API token (on the API and exports) or session cookie, if
+    any. A token that is sent and unknown is refused outright, rather than falling back to the
+    cookie; elsewhere a token counts for nothing."""
+    if bearer is not None and request.url.path.startswith(TOKEN_PATHS):
         user = user_for_token(session=session, value=bearer.credentials)
         if user is None:
             raise HTTPException(
