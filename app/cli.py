@@ -19,6 +19,7 @@ import typer
 from app.accounts.cli import tokens_cli, users_cli
 from app.config import Settings
 from app.db import make_engine, make_session_factory, transaction
+from app.exports.cli import export
 from app.models import WaveStatus
 from app.surveys.definitions import DefinitionError, SurveyDefinition
 from app.surveys.validation import load_definitions
@@ -29,7 +30,7 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 definitions_cli = typer.Typer(help="Check and publish questionnaire definition files.")
-db_cli = typer.Typer(help="Create and migrate the database schema (Alembic).")
+db_cli = typer.Typer(help="The database: migrations (Alembic), backup and restore.")
 waves_cli = typer.Typer(help="Create, open and close a survey's waves.")
 demo_cli = typer.Typer(help="The Coventry demo: both published waves with synthetic responses.")
 codes_cli = typer.Typer(help="Single-use access codes for a wave.")
@@ -44,6 +45,9 @@ cli.add_typer(codes_cli, name="codes", no_args_is_help=True)
 cli.add_typer(report_cli, name="report", no_args_is_help=True)
 cli.add_typer(users_cli, name="users", no_args_is_help=True)
 cli.add_typer(tokens_cli, name="tokens", no_args_is_help=True)
+cli.command("export")(export)
+retention_cli = typer.Typer(help="Delete what closed waves no longer need (RETENTION_YEARS).")
+cli.add_typer(retention_cli, name="retention", no_args_is_help=True)
 
 Paths = Annotated[
     list[Path], typer.Argument(help="Definition files (YAML), e.g. survey_definitions/*/*.yaml")
@@ -137,6 +141,79 @@ def db_current() -> None:
     from app.migrate import current_revision
 
     typer.echo(current_revision(make_engine(Settings())) or "base (empty database)")
+
+
+@db_cli.command("backup")
+def db_backup(
+    out: Annotated[Path, typer.Option(help="New file to write the backup to")],
+) -> None:
+    """Copy the whole database into one new file, safely while the service runs: a SQLite
+    database file, or a pg_dump custom-format archive for PostgreSQL."""
+    from app.operations.backup import BackupError, backend_of, backup_database
+
+    settings = Settings()
+    typer.echo(f"Backing up the {backend_of(settings).value} database to {out} ...")
+    try:
+        summary = backup_database(settings, out)
+    except BackupError as error:
+        _fail(str(error))
+    typer.echo("\n".join(["Backup written:", *summary.report_lines()]))
+
+
+@db_cli.command("restore")
+def db_restore(
+    backup: Annotated[Path, typer.Argument(help="A file made by `db backup`")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a database that already holds data")
+    ] = False,
+) -> None:
+    """Replace the whole database, schema included, with a backup; then `db upgrade` brings it
+    to this release. Stop the service first. Refuses to replace data without --force."""
+    from app.operations.backup import BackupError, backend_of, restore_database
+
+    settings = Settings()
+    typer.echo(f"Restoring {backup} into the {backend_of(settings).value} database ...")
+    try:
+        summary = restore_database(settings, backup, force=force)
+    except BackupError as error:
+        _fail(str(error))
+    typer.echo("\n".join(["Restored:", *summary.report_lines()]))
+
+
+@retention_cli.command("apply")
+def retention_apply(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be deleted; change nothing")
+    ] = False,
+) -> None:
+    """Delete closed waves' drafts and unused access codes and, when RETENTION_YEARS is set,
+    the responses of waves that closed more than that many years ago."""
+    from zoneinfo import ZoneInfo
+
+    from app.operations.retention import apply_retention, retention_cutoff
+
+    settings = Settings()
+    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    if settings.retention_years is None:
+        typer.echo("RETENTION_YEARS is not set: every response is kept.")
+    else:
+        cutoff = retention_cutoff(today, settings.retention_years)
+        typer.echo(
+            f"RETENTION_YEARS={settings.retention_years}: "
+            f"waves that closed before {cutoff} lose their responses."
+        )
+    sweeps = apply_retention(
+        make_session_factory(make_engine(settings)),
+        today=today,
+        retention_years=settings.retention_years,
+        dry_run=dry_run,
+    )
+    for sweep in sweeps:
+        typer.echo(sweep.report_line(dry_run=dry_run))
+    if not sweeps:
+        typer.echo("No wave has closed yet: nothing to delete.")
+    if dry_run:
+        typer.echo("Dry run: nothing was changed.")
 
 
 @waves_cli.command("list")
@@ -538,6 +615,27 @@ def report_indicators(survey: SurveyOption, output: FormatOption = Format.table)
     )
 
 
+@report_cli.command("pdf")
+def report_pdf(
+    survey: SurveyOption,
+    wave: WaveOption,
+    out: Annotated[Path, typer.Option(help="PDF file to write, e.g. report-2015.pdf")],
+) -> None:
+    """A closed wave's whole printable report (as /reports/SURVEY/WAVE shows it) as an A4 PDF,
+    printed by headless Chromium at /usr/bin/chromium."""
+    from app.reports.pdf import ChromiumMissing, write_report_pdf
+    from app.reports.service import ResultsNotReleased
+    from app.surveys.service import NotFound
+
+    try:
+        write_report_pdf(
+            Settings(), survey_key=survey, wave_key=wave, out=out, today=dt.date.today()
+        )
+    except (NotFound, ResultsNotReleased, ChromiumMissing) as error:
+        _fail(str(error))
+    typer.echo(f"wrote {out}")
+
+
 @demo_cli.command("seed")
 def demo_seed() -> None:
     """Load the Coventry 2014 and 2015 waves with synthetic responses that reproduce the published
@@ -571,13 +669,63 @@ def demo_accounts() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, envvar="WEB_CONCURRENCY", help="Worker processes")
+    ] = 1,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            help="Believe X-Forwarded-For and X-Forwarded-Proto from --forwarded-allow-ips"
+        ),
+    ] = True,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            envvar="FORWARDED_ALLOW_IPS",
+            help="Comma-separated addresses of the reverse proxies to believe; '*' only when "
+            "nothing but the proxy can reach the port",
+        ),
+    ] = "127.0.0.1,::1",
 ) -> None:
-    """Serve the web app and API with uvicorn."""
+    """Serve the web app and API with uvicorn; each worker reads the settings from the
+    environment. Logs go to standard error, as JSON lines in production (LOG_FORMAT)."""
     import uvicorn
 
-    from app.main import create_app
+    from app.metrics import metrics_shared_by_workers
+    from app.observability import log_format, logging_config
 
-    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")
+    settings = Settings()  # a bad setting stops here, once, rather than in every worker
+    with metrics_shared_by_workers(workers):
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=forwarded_allow_ips,
+            log_level="info",
+            log_config=logging_config(log_format(settings)),
+            access_log=False,  # ours, without addresses or query strings, replaces uvicorn's
+        )
+
+
+@cli.command("doctor")
+def doctor() -> None:
+    """Check the settings, secret key, database and migrations; say what to fix; exit 1 on a
+    problem."""
+    from app.operations.doctor import Outcome, diagnose
+
+    colours = {
+        Outcome.ok: None,
+        Outcome.warning: typer.colors.YELLOW,
+        Outcome.problem: typer.colors.RED,
+    }
+    findings = diagnose()
+    for finding in findings:
+        typer.secho(str(finding), fg=colours[finding.outcome])
+    if any(finding.outcome == Outcome.problem for finding in findings):
+        raise typer.Exit(1)
 
 
 def main() -> None:

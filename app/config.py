@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     """Submission dates are the local date here; no time of day is ever stored."""
     definitions_dir: Path = PROJECT_ROOT / "survey_definitions"
     sql_echo: bool = False
+    log_format: Literal["json", "text"] | None = None
+    """`serve`'s log lines: JSON lines, or text for reading in a terminal; unset, JSON in
+    production and text elsewhere."""
+    metrics_token: str | None = Field(default=None, min_length=16)
+    """The bearer token that opens /metrics to the monitoring system; unset, nobody can read it."""
+    retention_years: int | None = Field(default=None, ge=1)
+    """`retention apply` deletes the responses of waves that closed more than this many years
+    ago; unset, every response is kept."""
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> Settings:

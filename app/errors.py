@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.observability import current_request_id
 from app.reports.service import ResultsNotReleased
 from app.responses.service import FieldError, SubmissionRejected, WaveNotAccepting
 from app.surveys.service import NotFound
@@ -34,11 +36,18 @@ PAGE_TITLES = {
     400: "We could not read what was sent",
     404: "Page not found",
     413: "Your answers were too large to send",
+    415: "We could not read what was sent",
+    500: "Sorry, there is a problem with the service",
 }
+RESPONDENT_DETAIL = (
+    "Nothing was changed, and your earlier answers are still saved. Go back and try again."
+)
 
 
 def wants_html(scope: Scope) -> bool:
-    """Respondent pages and browsers get pages; API clients get JSON."""
+    """Respondent pages and browsers get pages; the API, and API clients, get JSON."""
+    if _is_api(scope):
+        return False
     accept = dict(scope.get("headers") or []).get(b"accept", b"")
     return str(scope.get("path", "")).startswith("/s/") or b"text/html" in accept
 
@@ -85,12 +94,20 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
         if wants_html(request.scope) and 400 <= error.status_code < 500:
-            return problem_page(
-                error.status_code,
-                "Nothing was changed, and your earlier answers are still saved. Go back and "
-                "try again.",
-            )
+            return problem_page(error.status_code, _page_detail(request, error))
         return await http_exception_handler(request, error)
+
+    @app.exception_handler(Exception)
+    async def _server_error(request: Request, _error: Exception) -> Response:
+        """Starlette's server-error handler: the request id lets an operator find the
+        traceback in the log, where the server writes it."""
+        detail = (
+            "Something went wrong on our side. Try again in a few minutes. If it happens "
+            f"again, give this reference to the survey team: {current_request_id.get()}."
+        )
+        if wants_html(request.scope):
+            return problem_page(500, detail)
+        return problem_response(500, detail)
 
     @app.exception_handler(ResultsNotReleased)
     async def _not_released(_request: Request, error: ResultsNotReleased) -> JSONResponse:
@@ -103,6 +120,16 @@ def install_error_handlers(app: FastAPI) -> None:
                 404, "There is no survey at this address. Check the link you were sent."
             )
         return problem_response(404, str(error))
+
+
+def _page_detail(request: Request, error: StarletteHTTPException) -> str:
+    """Respondents are told their answers are safe; anyone else what the route said, when it
+    said more than the status's name."""
+    if request.url.path.startswith("/s/"):
+        return RESPONDENT_DETAIL
+    if error.detail != HTTPStatus(error.status_code).phrase:
+        return str(error.detail)
+    return "Nothing was changed. Check the address, or go back and try again."
 
 
 class BodySizeLimit:
@@ -147,17 +174,66 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = (
-            f"The request body is larger than the {self.max_bytes // 1024} KiB this service "
-            "accepts; nothing was stored."
-        )
-        response: Response = (
-            problem_page(
-                413,
-                "What you sent was too large, so nothing was changed. Your earlier answers are "
-                "still saved: go back and try again.",
-            )
-            if wants_html(scope)
-            else problem_response(413, detail)
+        response = _refusal(
+            scope,
+            413,
+            page="What you sent was too large, so nothing was changed. Your earlier answers are "
+            "still saved: go back and try again.",
+            api=f"The request body is larger than the {self.max_bytes // 1024} KiB this service "
+            "accepts; nothing was stored.",
         )
         await response(scope, receive, send)
+
+
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+class BodyTypeCheck:
+    """A request body must be what the route reads: JSON under /api/, a form anywhere else.
+
+    Anything else is refused with 415 before a route sees it: a form reader handed JSON or text
+    would find an empty form and act on it (start a questionnaire, say) as if nothing were
+    wrong. Requests without a body pass: the route says what is missing.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _has_body(scope) or _body_type_fits(scope):
+            await self.app(scope, receive, send)
+            return
+        response = _refusal(
+            scope,
+            415,
+            page="What was sent was not a form from this site, so nothing was changed. Go back "
+            "to the page and try again.",
+            api="Send the body as JSON, with Content-Type: application/json; nothing was stored."
+            if _is_api(scope)
+            else "Send a form (application/x-www-form-urlencoded or multipart/form-data); "
+            "nothing was stored.",
+        )
+        await response(scope, receive, send)
+
+
+def _is_api(scope: Scope) -> bool:
+    return str(scope["path"]).startswith("/api/")
+
+
+def _body_type_fits(scope: Scope) -> bool:
+    declared: str = dict(scope["headers"]).get(b"content-type", b"").decode("latin-1")
+    media_type = declared.split(";", 1)[0].strip().lower()
+    if _is_api(scope):
+        return media_type == "application/json" or media_type.endswith("+json")
+    return media_type in FORM_TYPES
+
+
+def _has_body(scope: Scope) -> bool:
+    headers = dict(scope["headers"])
+    length = headers.get(b"content-length", b"0")
+    return b"transfer-encoding" in headers or not length.isdigit() or int(length) > 0
+
+
+def _refusal(scope: Scope, status: int, *, page: str, api: str) -> Response:
+    """A problem page for browsers and respondents, JSON with `detail` for the API."""
+    return problem_page(status, page) if wants_html(scope) else problem_response(status, api)

@@ -11,24 +11,38 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.types import ASGIApp
 
 from app.accounts.router import router as accounts_router
 from app.admin.pages import router as admin_router
 from app.config import Settings, get_settings
 from app.dashboards.pages import router as dashboards_router
 from app.db import make_engine, make_session_factory
-from app.errors import BodySizeLimit, install_error_handlers
+from app.errors import BodySizeLimit, BodyTypeCheck, install_error_handlers
 from app.exports.router import router as exports_router
+from app.metrics import Metrics
+from app.metrics import router as metrics_router
+from app.observability import RequestObservation
 from app.reports.printable import router as printable_router
 from app.reports.router import router as reports_router
 from app.responses.ratelimit import GuessLimiter
 from app.responses.router import router as responses_router
+from app.security import SecurityHeaders
 from app.surveys.pages import router as pages_router
 from app.surveys.router import router as surveys_router
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 PLOTLY_BUNDLE = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 """Charts' JavaScript, served from the installed package: pages load nothing from elsewhere."""
+
+
+class SurveyApp(FastAPI):
+    """FastAPI with the request id, access log, metrics and security headers outside everything,
+    Starlette's server-error handler included, so that a 500 carries them too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        observed = RequestObservation(super().build_middleware_stack(), metrics=self.state.metrics)
+        return SecurityHeaders(observed, production=self.state.settings.environment == "production")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,17 +54,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(
+    app = SurveyApp(
         title="Supervision survey platform",
         version="1",
         description="Versioned staff supervision questionnaires, anonymous responses, and "
         "disclosure-controlled results.",
         lifespan=lifespan,
+        # Swagger UI and ReDoc load their code from a CDN and start it with an inline script:
+        # neither passes the Content-Security-Policy. The schema itself stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.metrics = Metrics(app.state.session_factory)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(BodyTypeCheck)  # outside the size limit: a wrong type is refused unread
     install_error_handlers(app)
     app.state.guess_limiter = GuessLimiter(per_client=10, overall=300)
     app.include_router(surveys_router)
@@ -62,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(printable_router)
     app.include_router(exports_router)
     app.include_router(admin_router)
+    app.include_router(metrics_router)
 
     @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
     def plotly_bundle() -> FileResponse:

@@ -310,3 +310,4 @@ class SubmissionReceipt(Base):
 
 
 from app.accounts import models as _accounts_models  # noqa: E402,F401
+from app.admin import models as _admin_models  # noqa: E402,F401

@@ -13,6 +13,7 @@ from sqlalchemy import delete, exists, select, text
 from sqlalchemy.orm import Session
 
 from app.models import (
+    AccessCode,
     Draft,
     Headcount,
     Option,
@@ -249,6 +250,7 @@ def set_wave_status(
     wave.status = status.value
     if status == WaveStatus.closed:
         delete_drafts_of_wave(session=session, wave_id=wave.id)
+        delete_unused_codes_of_wave(session=session, wave_id=wave.id)
         forget_arrival_order(session=session)
     return wave
 
@@ -271,6 +273,14 @@ def forget_arrival_order(*, session: Session) -> None:
 def delete_drafts_of_wave(*, session: Session, wave_id: int) -> None:
     """Unfinished answers go when their wave closes: nobody can send them any more."""
     session.execute(delete(Draft).where(Draft.wave_id == wave_id))
+
+
+def delete_unused_codes_of_wave(*, session: Session, wave_id: int) -> None:
+    """A closed wave lets nobody in, so its unused codes are of no use to anyone. (Reopening it
+    needs new codes.) Spent codes stay until the wave's responses go (`retention apply`)."""
+    session.execute(
+        delete(AccessCode).where(AccessCode.wave_id == wave_id, AccessCode.used.is_(False))
+    )
 
 
 @dataclass(frozen=True)

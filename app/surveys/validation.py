@@ -100,24 +100,32 @@ def _find_previous(
 
 def _parse(path: Path) -> SurveyDefinition:
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_DefinitionLoader)
+        source = path.read_text(encoding="utf-8")
     except OSError as error:
         raise DefinitionError(
             [Problem(file=str(path), where="file", field="-", message=str(error))]
         ) from error
+    return parse_definition(source, file=str(path))
+
+
+def parse_definition(source: str, *, file: str) -> SurveyDefinition:
+    """One definition from its YAML text (a file's, or an upload's kept in memory); `file` only
+    names it in the problems."""
+    try:
+        raw = yaml.load(source, Loader=_DefinitionLoader)
     except yaml.YAMLError as error:
         raise DefinitionError(
-            [Problem(file=str(path), where="file", field="-", message=f"not valid YAML: {error}")]
+            [Problem(file=file, where="file", field="-", message=f"not valid YAML: {error}")]
         ) from error
     if not isinstance(raw, dict):
         raise DefinitionError(
-            [Problem(file=str(path), where="file", field="-", message="not a mapping")]
+            [Problem(file=file, where="file", field="-", message="not a mapping")]
         )
     try:
         return SurveyDefinition.model_validate(raw)
     except ValidationError as error:
         raise DefinitionError(
-            [_problem_from_pydantic(str(path), raw, detail) for detail in error.errors()]
+            [_problem_from_pydantic(file, raw, detail) for detail in error.errors()]
         ) from error
 
 

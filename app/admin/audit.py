@@ -1,0 +1,75 @@
+"""Recording and reading the audit log. Each event is written in the transaction of the change
+it describes, so the log holds exactly the changes that happened."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.admin.models import AuditEvent
+
+Detail = str | int | bool | list[str] | None
+"""What an event may carry: counts, statuses, dates, roles. Never an answer, code or secret."""
+
+
+class AuditAction(StrEnum):
+    definition_published = "definition_published"
+    wave_created = "wave_created"
+    wave_opened = "wave_opened"
+    wave_closed = "wave_closed"
+    threshold_set = "threshold_set"
+    headcounts_saved = "headcounts_saved"
+    codes_issued = "codes_issued"
+    user_created = "user_created"
+    roles_changed = "roles_changed"
+    user_unlocked = "user_unlocked"
+    user_removed = "user_removed"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    AuditAction.definition_published: "Published a definition",
+    AuditAction.wave_created: "Created a wave",
+    AuditAction.wave_opened: "Opened a wave",
+    AuditAction.wave_closed: "Closed a wave",
+    AuditAction.threshold_set: "Set a wave's threshold",
+    AuditAction.headcounts_saved: "Saved headcounts",
+    AuditAction.codes_issued: "Issued access codes",
+    AuditAction.user_created: "Created an account",
+    AuditAction.roles_changed: "Changed an account's roles",
+    AuditAction.user_unlocked: "Unlocked an account",
+    AuditAction.user_removed: "Removed an account",
+}
+
+
+def record(
+    *, session: Session, actor: User, action: AuditAction, target: str, **details: Detail
+) -> None:
+    session.add(
+        AuditEvent(
+            occurred_at=dt.datetime.now(dt.UTC),
+            actor_id=actor.id,
+            actor_email=actor.email,
+            action=action.value,
+            target=target,
+            details=details,
+        )
+    )
+    session.flush()
+
+
+def recent_events(*, session: Session, limit: int = 200) -> list[AuditEvent]:
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,133 @@
+"""What every admin page shares: the admin role, reading forms and uploads, the CSRF refusal,
+and errors shown in the error summary and beside their fields."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import PurePosixPath
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from starlette.datastructures import FormData, UploadFile
+
+from app.accounts.deps import CSRF_FIELD, BearerDep, csrf_ok, require_role
+from app.accounts.models import Role, User
+from app.config import Settings
+from app.web import staff_page
+
+_admin_role = require_role(Role.admin)
+
+
+def admin_only(user: Annotated[User, Depends(_admin_role)], bearer: BearerDep) -> User:
+    """An admin signed in with a browser. API tokens are for scripted exports: one that leaked
+    must not open account management."""
+    if bearer is not None:
+        raise HTTPException(403, "API tokens do not open the admin pages: sign in instead.")
+    return user
+
+
+AdminUser = Annotated[User, Depends(admin_only)]
+"""The same dependency as the router's, so FastAPI runs it once a request."""
+
+
+@dataclass(frozen=True)
+class FormError:
+    field_id: str
+    """The id of the field the error summary links to."""
+    message: str
+
+
+class UploadRefused(ValueError):
+    """An uploaded file that cannot be read; the message says why and can be shown."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded text file, kept in memory: its name is only ever shown, never opened."""
+
+    name: str
+    text: str
+
+
+async def _form(request: Request) -> FormData:
+    """Read in the event loop, so handlers can be plain functions in a worker thread. Uploads
+    stay in memory: the body is smaller than the spooled file's threshold (the size limit)."""
+    settings: Settings = request.app.state.settings
+    return await request.form(max_files=1, max_fields=50, max_part_size=settings.max_request_bytes)
+
+
+FormDep = Annotated[FormData, Depends(_form)]
+
+
+def read_upload(form: FormData, field: str, *, max_bytes: int, kind: str) -> Upload:
+    item = form.get(field)
+    if not isinstance(item, UploadFile) or not item.filename:
+        raise UploadRefused(f"Choose a {kind} file")
+    content = item.file.read(max_bytes + 1)
+    if len(content) > max_bytes:
+        raise UploadRefused(f"The file must be smaller than {max_bytes // 1024} KiB")
+    if not content.strip():
+        raise UploadRefused("The file is empty")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UploadRefused("The file must be text saved as UTF-8") from None
+    return Upload(name=shown_name(item.filename), text=text)
+
+
+def shown_name(filename: str) -> str:
+    """The last part of a browser-supplied file name, for messages only."""
+    return PurePosixPath(filename.replace("\\", "/")).name[:100] or "upload"
+
+
+def admin_page(
+    request: Request,
+    settings: Settings,
+    template: str,
+    context: dict[str, Any],
+    *,
+    user: User,
+    errors: Sequence[FormError] = (),
+    status_code: int | None = None,
+) -> HTMLResponse:
+    """An admin page: 400 when it shows errors, and the confirmation named by `?done=`."""
+    return staff_page(
+        request,
+        settings,
+        template,
+        {
+            "errors": [asdict(error) for error in errors],
+            "error_for": {error.field_id: error.message for error in errors},
+            "done": request.query_params.get("done"),
+            **context,
+        },
+        user=user,
+        status_code=status_code or (400 if errors else 200),
+    )
+
+
+def forged(request: Request, form: FormData, settings: Settings) -> bool:
+    return not csrf_ok(request, form.get(CSRF_FIELD), settings)
+
+
+def form_expired(request: Request, settings: Settings, *, user: User, back: str) -> HTMLResponse:
+    """The answer to a form without a valid CSRF token: nothing was changed."""
+    error = FormError(
+        "back",
+        "The form had expired or did not come from this site, so nothing was changed. "
+        "Go back to the page, reload it and try again.",
+    )
+    return admin_page(
+        request, settings, "admin/form_expired.html", {"back": back}, user=user, errors=[error]
+    )
+
+
+def texts(form: FormData, name: str) -> list[str]:
+    return [value for value in form.getlist(name) if isinstance(value, str)]
+
+
+def text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
