@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,6 +21,8 @@ from app.observability import current_request_id
 from app.reports.service import ResultsNotReleased
 from app.responses.service import FieldError, SubmissionRejected, WaveNotAccepting
 from app.surveys.service import NotFound
+
+LOG = logging.getLogger(__name__)
 
 
 def problem_response(
@@ -38,7 +43,13 @@ PAGE_TITLES = {
     413: "Your answers were too large to send",
     415: "We could not read what was sent",
     500: "Sorry, there is a problem with the service",
+    503: "Sorry, the service is unavailable",
 }
+DATABASE_UNAVAILABLE = (
+    "The service is busy or restarting, so this did not go through. Nothing has been lost: "
+    "answers saved before are still saved. Wait a few seconds, then try again."
+)
+RETRY_AFTER_SECONDS = 5
 RESPONDENT_DETAIL = (
     "Nothing was changed, and your earlier answers are still saved. Go back and try again."
 )
@@ -108,6 +119,22 @@ def install_error_handlers(app: FastAPI) -> None:
         if wants_html(request.scope):
             return problem_page(500, detail)
         return problem_response(500, detail)
+
+    async def _database_unavailable(request: Request, error: Exception) -> Response:
+        """The database restarting, out of reach or too busy. A transaction is all or nothing, so
+        nothing half-done is stored, and sending the same request again once it is back is safe
+        (a submission is stored once, whatever the number of tries)."""
+        LOG.warning("database unavailable (%s): answered 503", type(error).__name__)
+        response = (
+            problem_page(503, DATABASE_UNAVAILABLE)
+            if wants_html(request.scope)
+            else problem_response(503, DATABASE_UNAVAILABLE, retryable=True)
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(unavailable, _database_unavailable)
 
     @app.exception_handler(ResultsNotReleased)
     async def _not_released(_request: Request, error: ResultsNotReleased) -> JSONResponse:

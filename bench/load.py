@@ -74,6 +74,8 @@ SAVE_AND_RESUME_SHARE = 0.05
 REQUEST_TIMEOUT_SECONDS = 30.0
 RETRY_PAUSE_SECONDS = 0.5
 DRAFT_COOKIE = "draft"
+KEEP_ALIVE = httpx.Limits(keepalive_expiry=2.0)
+"""Well inside uvicorn's 5 s, so a client never sends on a connection the server is closing."""
 _NO_TLS = ssl.create_default_context()
 """Plain HTTP needs none, but every client would build its own context (20 ms each) otherwise."""
 
@@ -125,15 +127,15 @@ class Traffic:
     statuses: Counter[int] = field(default_factory=Counter)
     server_errors: list[str] = field(default_factory=list)
     """Every 5xx, as "503 POST /s/…/submit"."""
-    dropped: int = 0
-    """Requests whose connection ended without any answer (a worker killed, say)."""
+    dropped: Counter[str] = field(default_factory=Counter)
+    """Requests whose connection ended without any answer (a worker killed, say), by error."""
     in_flight: int = 0
     peak_in_flight: int = 0
     """Requests sent and not yet answered at once, at most."""
 
     @property
     def requests(self) -> int:
-        return sum(self.statuses.values()) + self.dropped
+        return self.statuses.total() + self.dropped.total()
 
     def percentiles(self) -> Iterator[tuple[str, int, float, float]]:
         """(page, requests, p50 ms, p95 ms), slowest p95 first."""
@@ -165,7 +167,9 @@ class Browser:
     def __init__(self, server: str, address: str, traffic: Traffic, deadline: float) -> None:
         self.client = httpx.AsyncClient(
             base_url=server,
-            transport=httpx.AsyncHTTPTransport(local_address=address, verify=_NO_TLS),
+            transport=httpx.AsyncHTTPTransport(
+                local_address=address, verify=_NO_TLS, limits=KEEP_ALIVE
+            ),
             timeout=REQUEST_TIMEOUT_SECONDS,
         )
         self.traffic = traffic
@@ -182,8 +186,8 @@ class Browser:
             started = time.perf_counter()
             try:
                 reply = await self.client.request(method, path, data=data)
-            except httpx.TransportError:
-                traffic.dropped += 1
+            except httpx.TransportError as error:
+                traffic.dropped[type(error).__name__] += 1
             else:
                 traffic.latencies[page].append(time.perf_counter() - started)
                 traffic.statuses[reply.status_code] += 1
@@ -574,7 +578,7 @@ def report(rush: Rush, checked: Audit, workers: int) -> str:
         f"stored unacknowledged {checked.stored_unacknowledged}",
         f"answers sent {checked.answers_sent}, stored {checked.answers_stored}",
         f"5xx {len(traffic.server_errors)} (503 {traffic.statuses[503]}), "
-        f"connections dropped {traffic.dropped}",
+        f"connections dropped {traffic.dropped.total()} {dict(traffic.dropped) or ''}",
     ]
     lines.extend(f"failed: {failure}" for failure in rush.failures[:10])
     lines.extend(f"problem: {problem}" for problem in checked.problems)

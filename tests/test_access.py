@@ -41,7 +41,8 @@ ACCESS: list[tuple[str, frozenset[str]]] = [
     (r"^/admin(/|$)", ADMINS),
     (r"^/s/", EVERYONE),
     (r"^/(sign-in|sign-out)$", EVERYONE),
-    (r"^/(healthz|metrics)$", EVERYONE),
+    (r"^/healthz$", EVERYONE),
+    (r"^/metrics$", frozenset()),  # only the monitoring system, with METRICS_TOKEN
     (r"^/static/", EVERYONE),
     (r"^/(docs|docs/oauth2-redirect|redoc|openapi\.json)$", EVERYONE),
 ]

@@ -259,7 +259,7 @@ def test_the_comparison_is_the_apis_figure_for_figure(demo: Staff, compared: Wor
         answer = expected["label_after"] or expected["label_before"]
         row = exported[(expected["number"], expected["group"], answer, expected["label_before"])]
         for side in ("before", "after"):
-            hidden = expected[f"reason_{side}"] == "small_group"
+            hidden = expected[f"base_{side}"] is None and expected[f"team_{side}"] is not None
             assert row[f"Withheld {side}"] == ("*" if hidden else None)
         assert row["Reason"] == expected["reason"]
         assert row["No test because"] == expected["no_test_reason"]

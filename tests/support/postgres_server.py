@@ -3,6 +3,9 @@
     with running_postgres() as url:
         engine = sqlalchemy.create_engine(url)
 
+    with running_postgres_server() as server:  # the same, for a test that restarts it
+        server.restart()
+
 starts a private server (initdb into a fresh temporary directory, listening
 only on a unix socket inside that directory), creates an empty database and
 yields a ``postgresql+psycopg://`` URL for it.  On exit the server is stopped
@@ -35,11 +38,18 @@ import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from urllib.parse import quote
 
-__all__ = ["PostgresUnavailable", "find_postgres_bindir", "running_postgres"]
+__all__ = [
+    "PostgresServer",
+    "PostgresUnavailable",
+    "find_postgres_bindir",
+    "running_postgres",
+    "running_postgres_server",
+]
 
 BINDIR_ENV = "SUPSURVEY_PG_BINDIR"
 DATABASE = "supsurvey_test"
@@ -239,6 +249,42 @@ def running_postgres() -> Iterator[str]:
 
     Raises PostgresUnavailable if no server binaries are installed.
     """
+    with running_postgres_server() as server:
+        yield server.url
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """A running throwaway server that a fault test may stop and start again."""
+
+    url: str
+    _runner: _Runner
+    _data: Path
+    _log: Path
+
+    def stop(self, mode: str = "fast") -> None:
+        """``fast`` ends every session (rolling back its transaction) and shuts down cleanly."""
+        self._runner.run("pg_ctl", "stop", f"--pgdata={self._data}", f"--mode={mode}", "--wait")
+
+    def start(self) -> None:
+        self._runner.run(
+            "pg_ctl",
+            "start",
+            f"--pgdata={self._data}",
+            f"--log={self._log}",
+            "--wait",
+            f"--timeout={START_TIMEOUT_SECONDS}",
+            "--silent",
+        )
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@contextmanager
+def running_postgres_server() -> Iterator[PostgresServer]:
+    """As running_postgres, yielding a handle that can also stop and start the server."""
     bindir = find_postgres_bindir()
     user = _server_user()
 
@@ -280,18 +326,11 @@ def running_postgres() -> Iterator[str]:
                     "full_page_writes = off\n"
                 )
 
+            server = PostgresServer(_url(socket_dir), runner, data, log)
             started = True  # from here on a stop is attempted (harmless if start failed)
-            runner.run(
-                "pg_ctl",
-                "start",
-                f"--pgdata={data}",
-                f"--log={log}",
-                "--wait",
-                f"--timeout={START_TIMEOUT_SECONDS}",
-                "--silent",
-            )
+            server.start()
             _create_database(runner, socket_dir)
-            yield _url(socket_dir)
+            yield server
         finally:
             try:
                 if started:
