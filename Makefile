@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 NODE_DEPS := node_modules/.package-lock.json
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench load clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ lint: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python bench/submit.py
 	$(BIN)/python bench/respond.py
+
+# 500 staff through a real two-worker server on a throwaway PostgreSQL, then the database audited;
+# a 50-staff version runs in `make test` (tests/test_load.py). A few minutes on two cores.
+load: $(INSTALLED)
+	$(BIN)/python bench/load.py --staff 500 --workers 2
 
 clean:
 	rm -rf $(VENV) var node_modules .pytest_cache .hypothesis

@@ -111,34 +111,54 @@ def _bars(
         for position, label in enumerate(one.hidden):
             if label is not None:
                 _placeholder(figure, position + offset, width, label, horizontal=horizontal)
+    _style(
+        figure,
+        title=title,
+        axis_title=axis_title,
+        horizontal=horizontal,
+        height=_height(len(categories), len(series), horizontal),
+    )
+    figure.update_layout(barmode="overlay" if overlay else "group", bargap=BAR_GAP, bargroupgap=0)
+    return figure
+
+
+def _style(
+    figure: go.Figure,
+    *,
+    title: str,
+    axis_title: str,
+    horizontal: bool,
+    height: int,
+    categories: Sequence[str] | None = None,
+) -> None:
+    """The look every chart shares: plain white, a percentage axis from 0 to 100 with room for
+    the labels, the legend above, categories in the order given (top down when horizontal)."""
     value_axis = {
         "title": {"text": axis_title},
         "range": [0, 112],
         "tickvals": [0, 25, 50, 75, 100],
+        "gridcolor": "#dcdcdc",
+        "zeroline": True,
+        "zerolinecolor": PLACEHOLDER_LINE,
+        "automargin": True,
     }
-    category_axis = {"type": "category", "automargin": True}
+    category_axis: dict[str, object] = {"type": "category", "automargin": True}
+    if categories is not None:
+        category_axis |= {"categoryorder": "array", "categoryarray": list(categories)}
     if horizontal:
         category_axis["autorange"] = "reversed"
     figure.update_layout(
+        template="none",
         title={"text": title, "x": 0, "xanchor": "left"},
-        barmode="overlay" if overlay else "group",
-        bargap=BAR_GAP,
-        bargroupgap=0,
         font=FONT,
         plot_bgcolor="#ffffff",
         paper_bgcolor="#ffffff",
-        legend={
-            "orientation": "h",
-            "x": 0,
-            "y": -0.15 if not horizontal else 1.02,
-            "yanchor": "top" if not horizontal else "bottom",
-        },
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        height=_height(len(categories), len(series), horizontal),
+        height=height,
         xaxis=value_axis if horizontal else category_axis,
         yaxis=category_axis if horizontal else value_axis,
     )
-    return figure
 
 
 def _placeholder(
@@ -311,6 +331,7 @@ def indicators_against_targets(indicators: pd.DataFrame, *, title: str) -> go.Fi
             marker={
                 "symbol": "line-ns-open",
                 "size": 28,
+                "color": TEXT_COLOUR,
                 "line": {"width": 3, "color": TEXT_COLOUR},
             },
             hovertemplate="Target %{x}%<extra></extra>",
@@ -374,25 +395,13 @@ def consistency_spread(
                 x=position, y=50, text="fewer than two teams shown", textangle=-90,
                 showarrow=False, font={"size": 12, "color": TEXT_COLOUR},
             )  # fmt: skip
-    figure.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left"},
-        font=FONT,
-        plot_bgcolor="#ffffff",
-        paper_bgcolor="#ffffff",
+    _style(
+        figure,
+        title=title,
+        axis_title="Answering positively (%)",
+        horizontal=False,
         height=420,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "x": 0, "y": -0.15, "yanchor": "top"},
-        xaxis={
-            "type": "category",
-            "categoryorder": "array",
-            "categoryarray": categories,
-            "automargin": True,
-        },
-        yaxis={
-            "title": {"text": "Answering positively (%)"},
-            "range": [0, 105],
-            "tickvals": [0, 25, 50, 75, 100],
-        },
+        categories=categories,
     )
     return figure
 
@@ -401,7 +410,7 @@ def response_rates_by_wave(profile: pd.DataFrame, *, title: str, total_label: st
     """Each team's response rate in each wave: a team missing from a wave has no bar there,
     a withheld rate the placeholder. `profile`: `response_profile_by_wave` rows; the total
     (team `ALL`) is drawn as `total_label`."""
-    keys = list(dict.fromkeys(profile["team"]))
+    keys = [key for key in dict.fromkeys(profile["team"]) if key != ALL] + [ALL]
     names = dict(zip(profile["team"], profile["group"], strict=False))
     names[ALL] = total_label
     waves = list(dict.fromkeys(profile["wave"]))

@@ -91,8 +91,14 @@ def _field_errors(error: RequestValidationError) -> list[FieldError]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def _invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
-        return problem_response(422, "The request is not a valid submission.", _field_errors(error))
+    async def _invalid_request(request: Request, error: RequestValidationError) -> Response:
+        errors = _field_errors(error)
+        if wants_html(request.scope):
+            fields = ", ".join(sorted({e.field for e in errors}))
+            return problem_page(
+                422, f"This page cannot use what was sent ({fields}), so nothing was changed."
+            )
+        return problem_response(422, "The request is not a valid submission.", errors)
 
     @app.exception_handler(SubmissionRejected)
     async def _rejected(_request: Request, error: SubmissionRejected) -> JSONResponse:

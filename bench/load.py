@@ -74,6 +74,8 @@ SAVE_AND_RESUME_SHARE = 0.05
 REQUEST_TIMEOUT_SECONDS = 30.0
 RETRY_PAUSE_SECONDS = 0.5
 DRAFT_COOKIE = "draft"
+CONFIRMED = "303 done"
+"""The acknowledgement: the reply to the check page's form that leads to the confirmation."""
 KEEP_ALIVE = httpx.Limits(keepalive_expiry=2.0)
 """Well inside uvicorn's 5 s, so a client never sends on a connection the server is closing."""
 _NO_TLS = ssl.create_default_context()
@@ -102,20 +104,19 @@ class Staff:
         return random.Random(f"{self.number}/{name}").choice(options)
 
 
-def crowd(count: int, rush_seconds: float, seed: int = 2016) -> list[Staff]:
-    """`count` staff arriving over `rush_seconds`, more and more of them towards the end
-    (arrival density rising linearly); a random tenth double-submit, a twentieth save and resume."""
-    numbers = list(range(count))
-    random.Random(seed).shuffle(numbers)
+def crowd(count: int, rush_seconds: float, first: int = 0) -> list[Staff]:
+    """`count` staff (numbered from `first`) arriving over `rush_seconds`, more and more of them
+    towards the end (arrival density rising linearly); a random tenth double-submit, a twentieth
+    save and resume."""
+    order = list(range(count))
+    random.Random(first).shuffle(order)
     doubles = round(count * DOUBLE_SUBMIT_SHARE)
     resumers = round(count * SAVE_AND_RESUME_SHARE)
-    behaviour = {number: Behaviour.double_submit for number in numbers[:doubles]}
-    behaviour.update({number: Behaviour.save_and_resume for number in numbers[doubles:][:resumers]})
+    behaviour = {i: Behaviour.double_submit for i in order[:doubles]}
+    behaviour.update({i: Behaviour.save_and_resume for i in order[doubles:][:resumers]})
     return [
-        Staff(
-            number, behaviour.get(number, Behaviour.plain), rush_seconds * math.sqrt(number / count)
-        )
-        for number in range(count)
+        Staff(first + i, behaviour.get(i, Behaviour.plain), rush_seconds * math.sqrt(i / count))
+        for i in range(count)
     ]
 
 
@@ -150,10 +151,10 @@ class Traffic:
         return iter(sorted(rows, key=lambda row: -row[3]))
 
 
-def page_name(method: str, path: str) -> str:
-    """ "GET section" for /s/<survey>/<wave>/section/<key>: one latency series per kind of page."""
+def page_kind(path: str) -> str:
+    """The page at /s/<survey>/<wave>/section/<key> is a "section": one latency series per kind."""
     parts = path.split("?")[0].strip("/").split("/")
-    return f"{method} {parts[3] if len(parts) > 3 else 'start page'}"
+    return parts[3] if len(parts) > 3 else "start page"
 
 
 class JourneyFailed(Exception):
@@ -178,7 +179,7 @@ class Browser:
     async def send(
         self, method: str, path: str, data: dict[str, str | list[str]] | None = None
     ) -> httpx.Response:
-        page = page_name(method, path)
+        page = f"{method} {page_kind(path)}"
         while True:
             traffic = self.traffic
             traffic.in_flight += 1
@@ -227,8 +228,8 @@ class Journey:
     """Per page, the choices in the last form sent from it."""
     resumed: bool = False
     acknowledged: bool = False
-    submit_replies: list[int] = field(default_factory=list)
-    """Status of every reply to the check page's form, retries and the double click included."""
+    submit_replies: list[str] = field(default_factory=list)
+    """Where the final reply to each click on the check page's button led, e.g. "303 done"."""
     failure: str | None = None
 
     think_seconds: float = 0.0
@@ -242,15 +243,18 @@ class Journey:
     async def run(
         self, server: str, traffic: Traffic, deadline: float, gate: SubmitGate | None = None
     ) -> None:
-        browser = Browser(server, self.staff.address(), traffic, deadline)
+        browser, other_device = (
+            Browser(server, self.staff.address(device), traffic, deadline) for device in (0, 1)
+        )
         try:
-            browser = await self._walk(browser, gate)
+            await self._walk(browser, other_device, gate)
         except JourneyFailed as failure:
             self.failure = str(failure)
         finally:
             await browser.close()
+            await other_device.close()
 
-    async def _walk(self, browser: Browser, gate: SubmitGate | None) -> Browser:
+    async def _walk(self, browser: Browser, other_device: Browser, gate: SubmitGate | None) -> None:
         start = await browser.send("GET", BASE)
         reply = await self._send_form(browser, _form(start, "/start"), {})
         self.key = browser.client.cookies.get(DRAFT_COOKIE)
@@ -264,8 +268,8 @@ class Journey:
             self.pages[location] = choices
             if self._saves_on(location):
                 saved = await self._send_form(browser, form, {**choices, "action": "save"}, 200)
-                await browser.close()
-                browser, location = await self._resume(_resume_key(saved.text), browser)
+                browser = other_device
+                location = await self._resume(browser, _resume_key(saved.text))
                 page = await browser.send("GET", location)
                 continue
             reply = await self._send_form(
@@ -280,7 +284,6 @@ class Journey:
         done = await browser.send("GET", f"{BASE}/done")
         if done.status_code != 200:
             raise JourneyFailed(f"confirmation page: {done.status_code}")
-        return browser
 
     def _saves_on(self, location: str) -> bool:
         """Those who save do so on the first section page."""
@@ -290,16 +293,14 @@ class Journey:
             and "/section/" in location
         )
 
-    async def _resume(self, key: str, old: Browser) -> tuple[Browser, str]:
+    async def _resume(self, browser: Browser, key: str) -> str:
+        """On another device, with nothing but the key: where the respondent carries on."""
         self.resumed = True
-        browser = Browser(
-            str(old.client.base_url), self.staff.address(1), old.traffic, old.deadline
-        )
         page = await browser.send("GET", f"{BASE}/resume")
         reply = await self._send_form(browser, _form(page, "/resume"), {"key": key})
         if browser.client.cookies.get(DRAFT_COOKIE) != self.key:
             raise JourneyFailed("resuming gave another draft")
-        return browser, _redirect(reply)
+        return _redirect(reply)
 
     async def _submit(self, browser: Browser, form: Form, gate: SubmitGate | None) -> None:
         await self._think()
@@ -309,9 +310,9 @@ class Journey:
         replies = await asyncio.gather(
             *(browser.send("POST", form.action, dict(form.hidden)) for _ in range(clicks))
         )
-        self.submit_replies.extend(reply.status_code for reply in replies)
-        if not all(_redirect(reply) == f"{BASE}/done" for reply in replies):
-            raise JourneyFailed(f"submit: {[reply.status_code for reply in replies]}")
+        self.submit_replies.extend(_landing(reply) for reply in replies)
+        if CONFIRMED not in self.submit_replies:
+            raise JourneyFailed(f"submit: {self.submit_replies}")
         self.acknowledged = True
 
     async def _think(self) -> None:
@@ -323,14 +324,14 @@ class Journey:
         await self._think()
         reply = await browser.send("POST", form.action, {**form.hidden, **values})
         if reply.status_code not in (expected or (303,)):
-            raise JourneyFailed(f"{page_name('POST', form.action)}: {reply.status_code}")
+            raise JourneyFailed(f"POST {page_kind(form.action)}: {reply.status_code}")
         return reply
 
 
 def _form(page: httpx.Response, action_ending: str) -> Form:
     """The page's one form posting to an address ending so ("" for the page's answer form)."""
     if page.status_code != 200:
-        raise JourneyFailed(f"{page_name('GET', page.url.path)}: {page.status_code}")
+        raise JourneyFailed(f"GET {page_kind(page.url.path)}: {page.status_code}")
     found = [
         form
         for form in forms(page.text)
@@ -341,10 +342,15 @@ def _form(page: httpx.Response, action_ending: str) -> Form:
     return found[0]
 
 
+def _landing(reply: httpx.Response) -> str:
+    location = reply.headers.get("location")
+    return f"{reply.status_code} {page_kind(location)}" if location else str(reply.status_code)
+
+
 def _redirect(reply: httpx.Response) -> str:
     if reply.status_code != 303:
         raise JourneyFailed(
-            f"{page_name(reply.request.method, reply.url.path)}: {reply.status_code}"
+            f"{reply.request.method} {page_kind(reply.url.path)}: {reply.status_code}"
         )
     return reply.headers["location"]
 
@@ -455,6 +461,11 @@ def _settings(database_url: str) -> Settings:
     return Settings(environment="test", database_url=database_url, _env_file=None)  # type: ignore[call-arg]
 
 
+def server_environment(database_url: str, secret_key: str) -> dict[str, str]:
+    """Not production: its cookies are Secure, and these browsers speak plain HTTP."""
+    return {"DATABASE_URL": database_url, "SECRET_KEY": secret_key, "ENVIRONMENT": "test"}
+
+
 def prepare(database_url: str) -> None:
     """Migrate, and seed the demo (its 2016 wave is open)."""
     engine = make_engine(_settings(database_url))
@@ -501,7 +512,7 @@ def before(database_url: str) -> Before:
         engine.dispose()
 
 
-def audit(database_url: str, secret_key: str, rush: Rush, earlier: Before) -> Audit:
+def audit(database_url: str, secret_key: str, journeys: list[Journey], earlier: Before) -> Audit:
     """What the database holds now, against what the browsers sent and were told."""
     engine = make_engine(_settings(database_url))
     try:
@@ -522,7 +533,7 @@ def audit(database_url: str, secret_key: str, rush: Rush, earlier: Before) -> Au
                 .where(Response.wave_id == earlier.wave_id)
             ):
                 chosen[response_id].add((question, option))
-            acknowledged = [j for j in rush.journeys if j.acknowledged]
+            acknowledged = [j for j in journeys if j.acknowledged]
             without_receipt = sum(
                 1
                 for journey in acknowledged
@@ -539,7 +550,7 @@ def audit(database_url: str, secret_key: str, rush: Rush, earlier: Before) -> Au
     new = [row for row in responses if row[0] not in earlier.responses]
     stored = Counter(Sent(team, role, frozenset(chosen[rid])) for rid, team, role in new)
     sent = Counter(journey.sent() for journey in acknowledged)
-    unacknowledged = Counter(j.sent() for j in rush.journeys if not j.acknowledged)
+    unacknowledged = Counter(j.sent() for j in journeys if not j.acknowledged)
     extra = stored - sent
     stored_unacknowledged = extra & unacknowledged
     extra -= stored_unacknowledged
@@ -576,7 +587,8 @@ def report(rush: Rush, checked: Audit, workers: int) -> str:
         f"duplicates {checked.duplicates}, partial {checked.partial}, lost {checked.lost}, "
         f"without receipt {checked.without_receipt}, "
         f"stored unacknowledged {checked.stored_unacknowledged}",
-        f"answers sent {checked.answers_sent}, stored {checked.answers_stored}",
+        f"answers sent {checked.answers_sent}, stored {checked.answers_stored}; clicks on send: "
+        f"{dict(Counter(landing for j in rush.journeys for landing in j.submit_replies))}",
         f"5xx {len(traffic.server_errors)} (503 {traffic.statuses[503]}), "
         f"connections dropped {traffic.dropped.total()} {dict(traffic.dropped) or ''}",
     ]
@@ -601,7 +613,7 @@ def main() -> None:
         url = options.database_url or stack.enter_context(running_postgres())
         prepare(url)
         earlier = before(url)
-        environment = {"DATABASE_URL": url, "SECRET_KEY": secret_key, "ENVIRONMENT": "test"}
+        environment = server_environment(url, secret_key)
         server = stack.enter_context(live_server(environment, workers=options.workers))
         print(f"serving {make_url(url).get_backend_name()} at {server.url}", flush=True)
         result = asyncio.run(
@@ -612,7 +624,7 @@ def main() -> None:
                 think_seconds=options.think_seconds,
             )
         )
-        checked = audit(url, secret_key, result, earlier)
+        checked = audit(url, secret_key, result.journeys, earlier)
     print(report(result, checked, options.workers))
     if result.failures or checked.problems or result.traffic.server_errors:
         raise SystemExit(1)

@@ -140,9 +140,11 @@ DEMO_TODAY = dt.date(2026, 11, 23)
 """The demo's 2014 and 2015 waves are closed by then and 2016 is open."""
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="session", params=BACKENDS)
 def demo_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A database holding the whole Coventry demo, shared by a module's tests: read it only."""
+    """A database holding the whole Coventry demo, shared by every test that reads it (so its
+    closed waves are suppressed once per test run): add staff users with `staff_tokens`, but
+    change nothing the demo's figures depend on."""
     url = migrated_database(request, tmp_path_factory.mktemp("demo"))
     engine = make_engine(_settings(url))
     seed_demo(

@@ -114,19 +114,11 @@ def test_an_open_wave_shows_no_results(demo_url: str) -> None:
 def test_the_reports_api_needs_its_token_and_marks_withheld_cells(demo_url: str) -> None:
     from fastapi.testclient import TestClient
 
-    from app.accounts.service import create_token, create_user
-    from app.db import transaction
     from app.main import create_app
+    from tests.support.staff import staff_tokens
 
     engine = make_engine(_settings(demo_url))
-    with transaction(make_session_factory(engine)) as session:
-        user = create_user(
-            session=session,
-            email="scrutiny@example.org",
-            roles=["scrutiny"],
-            password="a long enough password",
-        )
-        token = create_token(session=session, user=user, name="reports test")
+    token = staff_tokens(make_session_factory(engine))["scrutiny"]
     engine.dispose()
     url = f"/api/v1/reports/{SURVEY}/waves/2015/questions/4b?by=team"
     with TestClient(create_app(_settings(demo_url))) as client:

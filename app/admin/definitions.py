@@ -25,9 +25,9 @@ from app.admin.web import (
     admin_page,
     forged,
     form_expired,
+    form_text,
     read_upload,
     shown_name,
-    text,
 )
 from app.config import Settings
 from app.deps import SessionDep, SettingsDep, commits_in_thread
@@ -182,7 +182,7 @@ def publish(
     source = form.get("source")
     if not isinstance(source, str) or len(source.encode()) > DEFINITION_MAX_BYTES:
         return _page(request, settings, user, errors=[FormError("definition", "Upload the file")])
-    upload = Upload(name=shown_name(text(form, "name")), text=source)
+    upload = Upload(name=shown_name(form_text(form, "name")), text=source)
     checked = check_upload(session=session, upload=upload)
     if checked.definition is None or checked.problems:
         return _page(request, settings, user, checked)

@@ -20,8 +20,8 @@ from app.admin.web import (
     admin_page,
     forged,
     form_expired,
-    text,
-    texts,
+    form_text,
+    form_texts,
 )
 from app.config import Settings
 from app.deps import SessionDep, SettingsDep, commits_in_thread
@@ -91,7 +91,7 @@ def create(
     """The generated password is on this response only: it is not a redirect."""
     if forged(request, form, settings):
         return form_expired(request, settings, user=user, back="/admin/users/new")
-    email, roles = text(form, "email"), texts(form, "roles")
+    email, roles = form_text(form, "email"), form_texts(form, "roles")
     errors = []
     if not email:
         errors.append(FormError("email", "Enter the person's email address"))
@@ -166,7 +166,7 @@ def change_roles(
         return form_expired(request, settings, user=user, back=_account_url(account))
     before = list(account.roles)
     try:
-        set_roles(session=session, actor=user, user=account, roles=texts(form, "roles"))
+        set_roles(session=session, actor=user, user=account, roles=form_texts(form, "roles"))
     except (ActionRefused, AccountError) as refused:
         return _user_page(request, settings, user, account, [FormError("roles", str(refused))])
     record(
@@ -209,7 +209,7 @@ def remove(
 ) -> Response:
     if forged(request, form, settings):
         return form_expired(request, settings, user=user, back=_account_url(account))
-    if text(form, "confirm") != "yes":
+    if form_text(form, "confirm") != "yes":
         error = FormError("confirm", f"Confirm that {account.email}'s account is to be removed")
         return _user_page(request, settings, user, account, [error])
     roles = list(account.roles)

@@ -37,8 +37,8 @@ from app.admin.web import (
     admin_page,
     forged,
     form_expired,
+    form_text,
     read_upload,
-    text,
 )
 from app.config import Settings
 from app.deps import SessionDep, SettingsDep, TodayDep, commits_in_thread
@@ -113,7 +113,7 @@ def new_wave_page(
 
 
 def _date(form: FormData, field: str, label: str, errors: list[FormError]) -> dt.date | None:
-    written = text(form, field)
+    written = form_text(form, field)
     if not written:
         errors.append(FormError(field, f"Enter the date the wave {label}"))
         return None
@@ -132,7 +132,7 @@ def create(
     if forged(request, form, settings):
         return form_expired(request, settings, user=user, back="/admin/waves/new")
     values = {
-        name: text(form, name) for name in ("version", "key", "opens_on", "closes_on", "codes")
+        name: form_text(form, name) for name in ("version", "key", "opens_on", "closes_on", "codes")
     }
     errors: list[FormError] = []
     survey_key, _, version_key = values["version"].partition("/")
@@ -225,7 +225,7 @@ def open_(
     try:
         open_wave(session=session, summary=summary)
     except ActionRefused as refused:
-        return _wave_page(request, settings, user, summary, [FormError("open", str(refused))])
+        return _wave_page(request, settings, user, summary, [FormError("status", str(refused))])
     record(
         session=session,
         actor=user,
@@ -248,13 +248,13 @@ def close(
 ) -> Response:
     if forged(request, form, settings):
         return form_expired(request, settings, user=user, back=_wave_url(summary))
-    if text(form, "confirm") != "yes":
+    if form_text(form, "confirm") != "yes":
         error = FormError("confirm", "Confirm that unfinished drafts will be deleted")
         return _wave_page(request, settings, user, summary, [error])
     try:
         close_wave(session=session, summary=summary)
     except ActionRefused as refused:
-        return _wave_page(request, settings, user, summary, [FormError("confirm", str(refused))])
+        return _wave_page(request, settings, user, summary, [FormError("status", str(refused))])
     record(
         session=session,
         actor=user,
@@ -278,7 +278,7 @@ def threshold(
 ) -> Response:
     if forged(request, form, settings):
         return form_expired(request, settings, user=user, back=_wave_url(summary))
-    written = text(form, "threshold")
+    written = form_text(form, "threshold")
     low, high = THRESHOLD_LIMITS
     if not re.fullmatch(r"[0-9]{1,6}", written):
         error = FormError(
@@ -479,7 +479,7 @@ def issue(
     """The codes are on this response only: it is not a redirect, and nothing keeps them."""
     if forged(request, form, settings):
         return form_expired(request, settings, user=user, back=_wave_url(summary, "/codes"))
-    written = text(form, "count")
+    written = form_text(form, "count")
     refusal = _codes_refusal(summary)
     if refusal is not None:
         return _codes_page(request, settings, user, summary, [FormError("count", refusal)])

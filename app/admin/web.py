@@ -8,26 +8,16 @@ from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData, UploadFile
 
-from app.accounts.deps import CSRF_FIELD, BearerDep, csrf_ok, require_role
+from app.accounts.deps import CSRF_FIELD, csrf_ok, require_role
 from app.accounts.models import Role, User
 from app.config import Settings
 from app.web import staff_page
 
-_admin_role = require_role(Role.admin)
-
-
-def admin_only(user: Annotated[User, Depends(_admin_role)], bearer: BearerDep) -> User:
-    """An admin signed in with a browser. API tokens are for scripted exports: one that leaked
-    must not open account management."""
-    if bearer is not None:
-        raise HTTPException(403, "API tokens do not open the admin pages: sign in instead.")
-    return user
-
-
+admin_only = require_role(Role.admin)
 AdminUser = Annotated[User, Depends(admin_only)]
 """The same dependency as the router's, so FastAPI runs it once a request."""
 
@@ -52,8 +42,9 @@ class Upload:
 
 
 async def _form(request: Request) -> FormData:
-    """Read in the event loop, so handlers can be plain functions in a worker thread. Uploads
-    stay in memory: the body is smaller than the spooled file's threshold (the size limit)."""
+    """Read in the event loop, so handlers can be plain functions in a worker thread. An upload
+    stays in memory while the request limit (256 KiB by default) is under Starlette's 1 MiB
+    spooling threshold; a spooled file would be anonymous, never named after the upload."""
     settings: Settings = request.app.state.settings
     return await request.form(max_files=1, max_fields=50, max_part_size=settings.max_request_bytes)
 
@@ -90,7 +81,6 @@ def admin_page(
     *,
     user: User,
     errors: Sequence[FormError] = (),
-    status_code: int | None = None,
 ) -> HTMLResponse:
     """An admin page: 400 when it shows errors, and the confirmation named by `?done=`."""
     return staff_page(
@@ -104,7 +94,7 @@ def admin_page(
             **context,
         },
         user=user,
-        status_code=status_code or (400 if errors else 200),
+        status_code=400 if errors else 200,
     )
 
 
@@ -124,10 +114,10 @@ def form_expired(request: Request, settings: Settings, *, user: User, back: str)
     )
 
 
-def texts(form: FormData, name: str) -> list[str]:
+def form_texts(form: FormData, name: str) -> list[str]:
     return [value for value in form.getlist(name) if isinstance(value, str)]
 
 
-def text(form: FormData, name: str) -> str:
+def form_text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""

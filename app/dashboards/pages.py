@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from analysis import charts
 from analysis.compare import NO_POSITIVE_OPTION, NOT_COMPARABLE, OVERALL
+from analysis.disclosure import ALL
 from app.accounts.deps import require_role
 from app.accounts.models import Role, User
 from app.dashboards import views
@@ -98,14 +99,20 @@ def overview(
     indicators = indicators_report(session=session, survey_key=survey, today=today)
     context: dict[str, Any] = {"outline": outline, "survey": survey, "comparisons": []}
     if not profile.empty:
-        context["profile_chart"] = views.chart(
-            "response-rates",
-            charts.response_rates_by_wave(
-                profile, title="Response rate by team and wave", total_label=ALL_TEAMS
-            ),
-            views.profile_summary(profile),
-        )
-        context["profile_table"] = views.profile_table(profile, total_label=ALL_TEAMS)
+        # An open wave's counts so far are told as its total beside the wave; its teams'
+        # rates would mostly be withheld until enough have answered.
+        closed = profile[profile["state"] == "closed"]
+        totals = profile[(profile["state"] == "open") & (profile["team"] == ALL)]
+        context["so_far"] = {row["wave"]: views.so_far(row) for row in totals.to_dict("records")}
+        if not closed.empty:
+            context["profile_chart"] = views.chart(
+                "response-rates",
+                charts.response_rates_by_wave(
+                    closed, title="Response rate by team and wave", total_label=ALL_TEAMS
+                ),
+                views.profile_summary(closed),
+            )
+            context["profile_table"] = views.profile_table(closed, total_label=ALL_TEAMS)
     if not indicators.empty:
         context["indicators_chart"] = views.chart(
             "indicators",
@@ -183,8 +190,9 @@ def _version(outline: SurveyOutline, wave: str) -> str:
 
 
 def _texts(outline: SurveyOutline, version: str) -> dict[str, str]:
+    """Each question's wording as asked: a grid item after its grid's shared heading."""
     return {
-        q.key: q.short_title or q.text
+        q.key: f"{q.stem} {q.text}" if q.stem and not q.text[:1].isupper() else q.text
         for section in outline.sections.get(version, [])
         for q in section.questions
     }

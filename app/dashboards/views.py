@@ -82,10 +82,12 @@ class Chart:
 
 def chart(chart_id: str, figure: go.Figure, summary: str) -> Chart:
     """`figure` as JSON that cannot end its script element (no "<", ">" or "&" left raw)."""
+    title = figure.layout.title.text or ""
+    # The page's caption carries the title, outside the picture, where it can be read.
+    figure.update_layout(title=None, margin={"t": 30})
     text = figure.to_json()
     for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(raw, escaped)
-    title = figure.layout.title.text or ""
     return Chart(id=chart_id, title=re.sub(r"<[^>]+>", " ", title), figure=text, summary=summary)
 
 
@@ -106,22 +108,21 @@ def percent(share: object) -> str:
 
 
 def points(change: object) -> str:
-    """A change in percentage points as "+10", "−4" or "0" (whole points, half up)."""
+    """A change in percentage points as "+10.5", "−4.1" or "0.0" (one place, half up): the
+    exact change, which may differ by a point from the difference of two rounded shares."""
     value = _number(change)
     if value is None:
         return ""
-    whole = int(Decimal(str(abs(value))).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return "0" if whole == 0 else f"{'+' if value > 0 else '−'}{whole}"
+    size = Decimal(str(abs(value))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return "0.0" if size == 0 else f"{'+' if value > 0 else '−'}{size}"
 
 
 def _direction(change: object, up: str, down: str) -> str:
-    """ "up 10 points" or "down 4 points" (or "no change")."""
+    """ "up 10.5 points" or "down 4.1 points" (or "no change")."""
     text = points(change)
-    if text in ("", "0"):
-        return "no change" if text == "0" else ""
-    return (
-        f"{up if text.startswith('+') else down} {text[1:]} point{'s' if text[1:] != '1' else ''}"
-    )
+    if text in ("", "0.0"):
+        return "no change" if text else ""
+    return f"{up if text.startswith('+') else down} {text[1:]} points"
 
 
 def share_cell(share: object, *, withheld: object = False, band: object = None) -> Cell:
@@ -319,6 +320,16 @@ def _profile_cells(record: Record) -> list[Cell]:
 def _names(names: Iterable[str]) -> str:
     listed = list(names)
     return listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
+
+
+def so_far(total: Record) -> Cell:
+    """An open wave's responses so far: "120 of 570 (21%)", or withheld."""
+    if total["withheld"]:
+        return Cell(WITHHELD_TEXT, withheld=True)
+    return Cell(
+        f"{count_text(total['respondents'])} of {count_text(total['headcount'])} "
+        f"({total['rate_pct']}%)"
+    )
 
 
 def profile_summary(profile: pd.DataFrame) -> str:

@@ -55,7 +55,7 @@ def _csv_cell(value: Cell) -> Cell:
 def xlsx_bytes(export: Export) -> bytes:
     """The notes first, then the response profile, then one sheet per questionnaire section."""
     workbook = Workbook()
-    workbook.remove(workbook.active)  # type: ignore[arg-type]
+    workbook.remove(workbook.active)  # type: ignore[arg-type]  # its one empty default sheet
     names = _UniqueNames()
     for part in (Part.notes, Part.response_profile):
         _fill(workbook.create_sheet(names.claim(SHEET_TITLES[part])), export.tables[part])
@@ -107,7 +107,7 @@ def _fill(sheet: Worksheet, table: Table) -> None:
 
 def _write(cell: XlsxCell, value: Cell, number_format: str | None) -> None:
     if isinstance(value, str):
-        text = ILLEGAL_CHARACTERS_RE.sub("", value)
+        text = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters XLSX cannot hold
         cell.value = text
         cell.data_type = "s"  # never a formula, whatever it starts with
         cell.quotePrefix = text.startswith(FORMULA_STARTS)

@@ -19,7 +19,14 @@ from app.main import STATIC_DIR
 from app.reports.printable import render_wave_report, wave_report
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ORIGIN = "http://report.invalid"
 """Where the page seems to come from: every request to it is answered here, and only those."""
 FOOTER = (
@@ -61,7 +68,7 @@ def write_report_pdf(
     out.write_bytes(
         print_html(
             render_wave_report(report),
-            footer=f"{report.title} ({report.wave})",
+            footer=f"{report.organisation}: {report.title}",
             chromium=chromium,
         )
     )

@@ -246,8 +246,8 @@ def wave_report(*, session: Session, survey_key: str, wave_key: str, today: dt.d
             before=before.key,
             after=wave.key,
             sections=[
-                ChangeSection(anchor=f"yoy-section-{key}", title=title, tables=tables)
-                for key, title, tables in _by_section(
+                ChangeSection(anchor=f"yoy-section-{key}", title=title, tables=grouped)
+                for key, title, grouped in _by_section(
                     _change_tables(compared, before, wave, decimals),
                     wave,
                 )
@@ -267,8 +267,8 @@ def wave_report(*, session: Session, survey_key: str, wave_key: str, today: dt.d
         teams=teams,
         roles=roles,
         sections=[
-            Section(anchor=f"q-section-{key}", title=title, tables=tables)
-            for key, title, tables in _by_section(tables, wave)
+            Section(anchor=f"q-section-{key}", title=title, tables=grouped)
+            for key, title, grouped in _by_section(tables, wave)
         ],
         year_on_year=year_on_year,
     )
@@ -325,7 +325,9 @@ def _points(change: Any) -> str | None:
     if _missing(change):
         return None
     text = _fixed(float(change), 1)
-    return text if text.startswith("-") or text == "0.0" else f"+{text}"
+    if text in ("0.0", "-0.0"):
+        return "0.0"
+    return text if text.startswith("-") else f"+{text}"
 
 
 def _significance(significant: Any, no_test_reason: Any) -> str | None:
@@ -342,8 +344,20 @@ def _missing(value: Any) -> bool:
     return value is None or bool(pd.isna(value))
 
 
-def _records(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
+Record = dict[Hashable, Any]
+"""One row of a report frame (records are far quicker to walk than frames)."""
+
+
+def _records(frame: pd.DataFrame) -> list[Record]:
     return frame.to_dict("records")
+
+
+def _grouped(records: Iterable[Record], column: str) -> dict[str, list[Record]]:
+    """Records by their value in `column`, in order of first appearance."""
+    groups: dict[str, list[Record]] = {}
+    for record in records:
+        groups.setdefault(str(record[column]), []).append(record)
+    return groups
 
 
 # Response profile
@@ -377,7 +391,7 @@ def _reported(questions: Iterable[ResolvedQuestion]) -> list[ResolvedQuestion]:
 def _question_table(
     question: ResolvedQuestion,
     results: pd.DataFrame,
-    differences: Mapping[tuple[Hashable, Hashable], Mapping[Hashable, Any]],
+    differences: Mapping[tuple[Hashable, Hashable], Record],
     wave: OpenedWave,
     *,
     show_stem: bool,
@@ -385,15 +399,15 @@ def _question_table(
     counted = [option for option in question.options if not option.excluded_from_base]
     has_positive = any(option.positive for option in counted)
     rows = []
-    for group, figures in results.groupby("team", sort=False):
-        first = figures.iloc[0]
+    for group, figures in _grouped(_records(results), "team").items():
+        first = figures[0]
         withheld = bool(first["withheld"])
         overall = group == "All teams"
-        shares = dict(zip(figures["option"], figures["share_pct"], strict=True))
+        shares = {figure["option"]: figure["share_pct"] for figure in figures}
         against = differences.get((question.key, group), {})
         rows.append(
             TeamRow(
-                group=str(group),
+                group=group,
                 overall=overall,
                 linked=bool(against.get("linked", False)),
                 withheld=withheld,
@@ -448,23 +462,25 @@ def _change_tables(
     compared: pd.DataFrame, before: OpenedWave, after: OpenedWave, decimals: int
 ) -> list[ChangeTable]:
     """One table per question the later wave continues, in its order."""
-    pairs = [rows for _, rows in compared.groupby("question_after", sort=False)]
-    later = [after.published.by_key[str(rows["question_after"].iloc[0])] for rows in pairs]
+    pairs = _grouped(_records(compared), "question_after")
+    later = [after.published.by_key[key] for key in pairs]
     return [
         _change_table(rows, question, before, decimals, show_stem=opens_grid)
-        for rows, question, opens_grid in zip(pairs, later, _opening_grids(later), strict=True)
+        for rows, question, opens_grid in zip(
+            pairs.values(), later, _opening_grids(later), strict=True
+        )
     ]
 
 
 def _change_table(
-    rows: pd.DataFrame,
+    rows: list[Record],
     later: ResolvedQuestion,
     before: OpenedWave,
     decimals: int,
     *,
     show_stem: bool,
 ) -> ChangeTable:
-    first = rows.iloc[0]
+    first = rows[0]
     earlier = before.published.by_key[str(first["question_before"])]
     counted_before = [option for option in earlier.options if not option.excluded_from_base]
     counted_after = [option for option in later.options if not option.excluded_from_base]
@@ -473,13 +489,13 @@ def _change_table(
         and any(option.positive for option in counted_after)
     )
     groups = []
-    for _, figures in rows.groupby("group", sort=False):
-        top = figures.iloc[0]
+    for group, figures in _grouped(rows, "group").items():
+        top = figures[0]
         lineage = str(top["lineage"])
-        by_option = figures.set_index("option")
+        by_option = {str(figure["option"]): figure for figure in figures}
         groups.append(
             ChangeRow(
-                group=str(top["group"]),
+                group=group,
                 lineage=LINEAGE.get(lineage) if lineage != OVERALL else None,
                 before=_side(top, by_option, "before", [o.code for o in counted_before], decimals),
                 after=_side(top, by_option, "after", [o.code for o in counted_after], decimals),
@@ -507,7 +523,7 @@ def _change_table(
 
 
 def _side(
-    top: pd.Series, by_option: pd.DataFrame, side: str, codes: list[str], decimals: int
+    top: Record, by_option: Mapping[str, Record], side: str, codes: list[str], decimals: int
 ) -> Side:
     """One wave's figures for a group; nothing at all when that wave withholds them."""
     if _missing(top[f"team_{side}"]):
@@ -520,10 +536,8 @@ def _side(
         base=_count(top[f"base_{side}"]),
         positive=_percent(top[f"positive_share_{side}"], decimals, top[f"positive_band_{side}"]),
         shares=[
-            _percent(
-                by_option.at[code, f"share_{side}"], decimals, by_option.at[code, f"band_{side}"]
-            )
-            if code in by_option.index
+            _percent(by_option[code][f"share_{side}"], decimals, by_option[code][f"band_{side}"])
+            if code in by_option
             else ""
             for code in codes
         ],

@@ -156,7 +156,7 @@ def _wave_stamp(session: Session, wave: OpenedWave) -> tuple[object, ...]:
         select(func.count()).select_from(Response).where(Response.wave_id == wave.id)
     )
     return (
-        session.get_bind(),
+        str(session.get_bind().url),
         wave.id,
         wave.published.version_id,
         wave.status,
@@ -592,6 +592,8 @@ class QuestionOutline(BaseModel):
     key: str
     number: str
     text: str
+    stem: str | None
+    """A grid item's shared heading ("Do you and your supervisor ..."), else None."""
     short_title: str | None
     has_positive: bool
     """Whether any option counts as positive: only then is there a positive share."""
@@ -645,6 +647,7 @@ def survey_outline(*, session: Session, survey_key: str, today: dt.date) -> Surv
                     key=q.key,
                     number=q.number,
                     text=q.text,
+                    stem=q.stem if q.grid else None,
                     short_title=q.short_title,
                     has_positive=any(option.positive for option in q.options),
                 )

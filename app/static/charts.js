@@ -10,6 +10,7 @@
       return;
     }
     var figure = JSON.parse(block.textContent);
+    holder.classList.add("chart__plot--drawn");
     holder.setAttribute("role", "img");
     holder.setAttribute("aria-label", holder.getAttribute("data-label"));
     window.Plotly.newPlot(holder, figure.data, figure.layout, {

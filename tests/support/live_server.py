@@ -1,11 +1,11 @@
-"""The app served as production serves it: uvicorn in a subprocess, with several worker processes.
+"""The app served as production serves it, in a subprocess: `supervision-survey serve` with
+several uvicorn worker processes.
 
     with live_server({"DATABASE_URL": url, "SECRET_KEY": secret}, workers=2) as server:
         httpx.get(f"{server.url}/healthz")
 
-Each worker builds the app from the environment (`create_app()` reads the settings), as the
-production entry point does. The output goes to a log file, not a pipe, so a chatty server can
-never block on a full pipe. On exit the server gets SIGTERM (uvicorn's graceful shutdown stops its
+Each worker builds the app from the environment (`create_app()` reads the settings). The output
+goes to a log file, not a pipe, so a chatty server can never block on a full pipe. On exit the server gets SIGTERM (uvicorn's graceful shutdown stops its
 workers), then SIGKILL if it has not gone within a few seconds.
 
 Deliberately free of pytest so benchmarks and scripts can use it.
@@ -29,6 +29,8 @@ from app.config import PROJECT_ROOT
 
 __all__ = ["LiveServer", "live_server"]
 
+SERVE = Path(sys.executable).with_name("supervision-survey")
+"""The console script installed beside this interpreter (`pip install -e .`)."""
 STARTED = "Application startup complete"
 """What each uvicorn worker logs once it is ready to take requests."""
 START_TIMEOUT_SECONDS = 60
@@ -92,9 +94,8 @@ def live_server(environment: Mapping[str, str], *, workers: int = 2) -> Iterator
     with tempfile.TemporaryDirectory(prefix="supsurvey-server-") as directory:
         log = Path(directory) / "server.log"
         argv = [
-            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
+            str(SERVE), "serve",
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-            "--no-access-log",
         ]  # fmt: skip
         with log.open("wb") as output:
             process = subprocess.Popen(

@@ -8,8 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts.deps import CSRF_FIELD
-from app.accounts.models import User
-from app.accounts.service import create_token, create_user
+from app.accounts.service import create_token, create_user, get_user
 from app.db import transaction
 from tests.support.journey import forms
 
@@ -30,9 +29,13 @@ def staff_tokens(factory: sessionmaker[Session]) -> dict[str, str]:
     tokens = {}
     for roles in [(), *((role,) for role in ROLES)]:
         name = roles[0] if roles else "none"
-        user_id = create_user_for_test(factory, f"{name}@example.org", roles)
         with transaction(factory) as session:
-            user = session.get_one(User, user_id)
+            user = get_user(session=session, email=f"{name}@example.org")
+        if user is None:  # the shared demo database may have them from another module
+            create_user_for_test(factory, f"{name}@example.org", roles)
+        with transaction(factory) as session:
+            user = get_user(session=session, email=f"{name}@example.org")
+            assert user is not None
             tokens[name] = create_token(session=session, user=user, name="test")
     return tokens
 
