@@ -35,6 +35,9 @@ PLACEHOLDER_LINE = "#505a5f"
 TEXT_COLOUR = "#0b0c0c"
 BAR_GAP = 0.3
 """Fixed, so a placeholder can be put exactly where its bar would stand."""
+LABEL_WIDTH = 22
+"""Characters per line of a horizontal chart's category labels: narrow enough to leave the bars
+room on a 320 px phone."""
 FONT = {"family": 'Arial, "Helvetica Neue", sans-serif', "size": 14, "color": TEXT_COLOUR}
 
 
@@ -86,7 +89,7 @@ def _bars(
     overlay: bool = False,
 ) -> go.Figure:
     """Bars per category, one trace per series, placeholders where a series hides a point."""
-    labels = [_wrap(c, 28) if horizontal else c for c in categories]
+    labels = [_wrap(c, LABEL_WIDTH) if horizontal else c for c in categories]
     figure = go.Figure()
     for index, one in enumerate(series):
         values: dict[str, object] = {"x": one.values, "y": labels}
@@ -326,7 +329,7 @@ def indicators_against_targets(indicators: pd.DataFrame, *, title: str) -> go.Fi
         go.Scatter(
             name="Target",
             x=list(targets["target_pct"]),
-            y=[_wrap(t, 28) for t in targets["title"]],
+            y=[_wrap(t, LABEL_WIDTH) for t in targets["title"]],
             mode="markers",
             marker={
                 "symbol": "line-ns-open",

@@ -606,7 +606,9 @@ def main() -> None:
     parser.add_argument("--rush-seconds", type=float, default=60.0, help="arrivals spread over")
     parser.add_argument("--think-seconds", type=float, default=1.0, help="per page, at most")
     parser.add_argument("--deadline-seconds", type=float, default=300.0)
-    parser.add_argument("--database-url", help="an empty database (default: a throwaway one)")
+    parser.add_argument(
+        "--database-url", help="a database to migrate and seed (default: a throwaway PostgreSQL)"
+    )
     options = parser.parse_args()
     secret_key = secrets.token_urlsafe(32)
     with ExitStack() as stack:

@@ -134,4 +134,4 @@ def csrf_ok(request: Request, sent: object, settings: Settings) -> bool:
     nonce = request.cookies.get(CSRF_COOKIE)
     if not nonce or not isinstance(sent, str):
         return False
-    return hmac.compare_digest(sent, csrf_token(nonce, settings))
+    return hmac.compare_digest(sent.encode(), csrf_token(nonce, settings).encode())

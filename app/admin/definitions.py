@@ -7,6 +7,7 @@ where it is checked again before anything is stored.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
@@ -136,9 +137,9 @@ def _page(
     settings: Settings,
     user: User,
     checked: CheckedDefinition | None = None,
-    errors: list[FormError] | None = None,
+    errors: Sequence[FormError] = (),
 ) -> HTMLResponse:
-    if errors is None and checked is not None and checked.problems:
+    if not errors and checked is not None and checked.problems:
         count = len(checked.problems)
         errors = [
             FormError(
@@ -147,9 +148,7 @@ def _page(
                 "correct the file and upload it again",
             )
         ]
-    return admin_page(
-        request, settings, TEMPLATE, {"checked": checked}, user=user, errors=errors or ()
-    )
+    return admin_page(request, settings, TEMPLATE, {"checked": checked}, user=user, errors=errors)
 
 
 @router.get("/definitions", response_class=HTMLResponse)

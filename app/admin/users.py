@@ -3,6 +3,7 @@ unlock after too many failed sign-ins, remove."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -66,7 +67,7 @@ def _new_user_page(
     user: User,
     email: str = "",
     roles: list[str] | None = None,
-    errors: list[FormError] | None = None,
+    errors: Sequence[FormError] = (),
 ) -> HTMLResponse:
     return admin_page(
         request,
@@ -74,7 +75,7 @@ def _new_user_page(
         "admin/user_new.html",
         {"email": email, "chosen": roles or [], "role_options": ROLE_OPTIONS},
         user=user,
-        errors=errors or (),
+        errors=errors,
     )
 
 
@@ -129,7 +130,7 @@ def _user_page(
     settings: Settings,
     user: User,
     account: User,
-    errors: list[FormError] | None = None,
+    errors: Sequence[FormError] = (),
 ) -> HTMLResponse:
     return admin_page(
         request,
@@ -137,7 +138,7 @@ def _user_page(
         "admin/user.html",
         {"account": account, "locked": is_locked(account), "role_options": ROLE_OPTIONS},
         user=user,
-        errors=errors or (),
+        errors=errors,
     )
 
 

@@ -93,7 +93,7 @@ def _new_wave_page(
     user: User,
     session: Session,
     values: dict[str, Any],
-    errors: list[FormError] | None = None,
+    errors: Sequence[FormError] = (),
 ) -> HTMLResponse:
     return admin_page(
         request,
@@ -101,7 +101,7 @@ def _new_wave_page(
         "admin/wave_new.html",
         {"versions": _published_versions(session), "values": values},
         user=user,
-        errors=errors or (),
+        errors=errors,
     )
 
 
@@ -186,7 +186,7 @@ def _wave_page(
     settings: Settings,
     user: User,
     summary: WaveSummary,
-    errors: list[FormError] | None = None,
+    errors: Sequence[FormError] = (),
     threshold: str = "",
 ) -> HTMLResponse:
     return admin_page(
@@ -199,7 +199,7 @@ def _wave_page(
             "threshold_limits": THRESHOLD_LIMITS,
         },
         user=user,
-        errors=errors or (),
+        errors=errors,
     )
 
 
@@ -441,7 +441,7 @@ def _codes_page(
     settings: Settings,
     user: User,
     summary: WaveSummary,
-    errors: list[FormError] | None = None,
+    errors: Sequence[FormError] = (),
     count: str = "",
 ) -> HTMLResponse:
     return admin_page(
@@ -455,7 +455,7 @@ def _codes_page(
             "max_codes": MAX_CODES_AT_ONCE,
         },
         user=user,
-        errors=errors or (),
+        errors=errors,
     )
 
 

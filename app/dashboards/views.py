@@ -342,8 +342,7 @@ def profile_summary(profile: pd.DataFrame) -> str:
             parts.append(
                 f"in {row['wave']}{' (open, so far)' if row['state'] == 'open' else ''} "
                 f"{count_text(row['respondents'])} of {count_text(row['headcount'])} staff "
-                f"responded ({row['rate_pct']}%), so one person is {row['one_person_pct']}% of "
-                "the whole"
+                f"responded ({row['rate_pct']}%; 1 person = {row['one_person_pct']}%)"
             )
     changed = [
         f"{row['group']} became {_names(row['went_to'])} after {row['wave']}"

@@ -156,7 +156,7 @@ def _wave_stamp(session: Session, wave: OpenedWave) -> tuple[object, ...]:
         select(func.count()).select_from(Response).where(Response.wave_id == wave.id)
     )
     return (
-        str(session.get_bind().url),
+        str(session.get_bind().engine.url),
         wave.id,
         wave.published.version_id,
         wave.status,

@@ -168,7 +168,7 @@ FormDep = Annotated[FormData, Depends(_form)]
 
 
 def _check_csrf(form: FormData, secret: str, key: str) -> bool:
-    return hmac.compare_digest(str(form.get("csrf", "")), _csrf(secret, key))
+    return hmac.compare_digest(str(form.get("csrf", "")).encode(), _csrf(secret, key).encode())
 
 
 def _sections(wave: OpenedWave, answers: AnswerMap) -> list[tuple[Section, list[ResolvedQuestion]]]:

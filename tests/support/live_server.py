@@ -5,8 +5,9 @@ several uvicorn worker processes.
         httpx.get(f"{server.url}/healthz")
 
 Each worker builds the app from the environment (`create_app()` reads the settings). The output
-goes to a log file, not a pipe, so a chatty server can never block on a full pipe. On exit the server gets SIGTERM (uvicorn's graceful shutdown stops its
-workers), then SIGKILL if it has not gone within a few seconds.
+goes to a log file, not a pipe, so a chatty server can never block on a full pipe. On exit the
+server gets SIGTERM (uvicorn's graceful shutdown stops its workers), then SIGKILL, workers first,
+if it has not gone within a few seconds. Linux only: workers are found through /proc.
 
 Deliberately free of pytest so benchmarks and scripts can use it.
 """
