@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, MetaData, func, select
 
+from app.accounts.models import User
 from app.db import make_engine, make_session_factory, transaction
 from app.main import create_app
 from app.surveys.definitions import SurveyDefinition
@@ -337,7 +338,15 @@ class _Forms(HTMLParser):
 def _forms(client: TestClient, site: Site) -> list[FoundForm]:
     """The POST forms of every page this client can open."""
     found = []
-    pages = {use.path() for use in route_uses(site.app) if use.method == "GET"}
+    with site.engine.connect() as connection:
+        user_id = connection.execute(select(User.id).where(User.email == "none@example.org"))
+        values = dict(DEMO_VALUES, user_id=str(user_id.scalar_one()))
+    pages = {
+        use.path(dict(values, wave=wave))
+        for use in route_uses(site.app)
+        if use.method == "GET"
+        for wave in ("2015", "2016")  # closed and open: their pages have different forms
+    }
     if client is site.respondent:
         pages = {path for path in pages if path.startswith(OPEN_WAVE)}
         pages |= {f"{OPEN_WAVE}/section/{s.key}" for s in _sections(site)}
