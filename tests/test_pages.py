@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import transaction
 from app.models import Answer, Draft, Question, Response, RoleGrouping, Team, WaveStatus
 from app.surveys.definitions import SurveyDefinition
+from app.surveys.pages import SENT
 from tests.support.factories import create_wave_for_test
 from tests.support.journey import answer_page, complete_journey, forms
 
@@ -78,6 +79,14 @@ def test_a_team_manager_answers_18_and_20_and_is_stored_once(
     assert "sup_staff_prepared" in answers and "mgmt_notes" in answers
     with transaction(wave) as session:
         assert session.scalar(select(func.count()).select_from(Draft)) == 0
+    # A "Send" retried after the first reply arrived (e.g. after a 503): the browser now holds
+    # the cookie the first reply set, and still lands on the confirmation.
+    assert first.headers["set-cookie"].startswith(f"draft={SENT};")
+    retried = client.post(
+        f"{BASE}/submit", data={"csrf": form.hidden["csrf"][0]}, follow_redirects=False
+    )
+    assert retried.status_code == 303 and retried.headers["location"] == f"{BASE}/done"
+    assert len(_stored(wave)) == 1
     done = client.get(f"{BASE}/done")
     assert "Your answers have been sent" in done.text
     assert not re.search(r"reference (number|code)\s*[:#]", done.text, re.I)

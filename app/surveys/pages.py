@@ -50,6 +50,9 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "
 TEMPLATES.env.trim_blocks = True
 TEMPLATES.env.lstrip_blocks = True
 COOKIE = "draft"
+SENT = "sent"
+"""The draft cookie's value once the answers are sent: the same for everybody, so it tells
+nothing, but a late second click or a retried "Send" still lands on the confirmation."""
 SECONDS_PER_QUESTION = 8
 """For the start page's estimate: a radio answer takes a few seconds to read and choose."""
 
@@ -561,7 +564,7 @@ def submit(
         return _rejected(page, wave, draft, rejected)
     session.delete(draft)
     response = RedirectResponse(f"{base}/done", status_code=303)
-    response.delete_cookie(COOKIE, path=base)
+    _set_cookie(response, SENT, survey, wave.key, settings.environment == "production")
     return response
 
 
