@@ -12,7 +12,8 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader
-from sqlalchemy.exc import InterfaceError, OperationalError
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +33,34 @@ def problem_response(
     if errors is not None:
         body["errors"] = [error.model_dump(exclude_none=True) for error in errors]
     return JSONResponse(body, status_code=status)
+
+
+class Problem(BaseModel):
+    """The body of every refusal: what is wrong and, where there is more than one thing, each
+    field's problem."""
+
+    model_config = ConfigDict(extra="allow")
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+PROBLEMS = {
+    400: "The body could not be read",
+    401: "No session and no valid API token",
+    403: "The user's roles do not allow this",
+    404: "No such survey, wave, version or question",
+    409: "The wave does not allow this now (still open, closed, or not yet open)",
+    413: "The body is larger than MAX_REQUEST_BYTES",
+    415: "The body is not JSON",
+    422: "Not valid: one error per field, all at once",
+    503: "The database is unavailable for now: the same request may be sent again",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the refusals a route can give, so that clients (and schemathesis)
+    know each one's shape."""
+    return {status: {"model": Problem, "description": PROBLEMS[status]} for status in statuses}
 
 
 TEMPLATES = Environment(
@@ -141,6 +170,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for unavailable in (OperationalError, InterfaceError, PoolTimeout):
         app.add_exception_handler(unavailable, _database_unavailable)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, _error: DataError) -> Response:
+        """A value the database refuses to hold, such as a NUL character that PostgreSQL
+        (unlike SQLite) rejects even in a lookup: the sender's doing, and rolled back."""
+        return _refusal(
+            request.scope,
+            400,
+            page="What was sent holds characters this service cannot accept, so nothing was "
+            "changed. Go back and try again without them.",
+            api="The request holds a value the database cannot accept (such as a NUL "
+            "character); nothing was stored.",
+        )
 
     @app.exception_handler(ResultsNotReleased)
     async def _not_released(_request: Request, error: ResultsNotReleased) -> JSONResponse:

@@ -18,7 +18,7 @@ from app.admin.pages import router as admin_router
 from app.config import Settings, get_settings
 from app.dashboards.pages import router as dashboards_router
 from app.db import make_engine, make_session_factory
-from app.errors import BodySizeLimit, BodyTypeCheck, install_error_handlers
+from app.errors import BodySizeLimit, BodyTypeCheck, install_error_handlers, problem_responses
 from app.exports.router import router as exports_router
 from app.metrics import Metrics
 from app.metrics import router as metrics_router
@@ -34,6 +34,7 @@ from app.surveys.router import router as surveys_router
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 PLOTLY_BUNDLE = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 """Charts' JavaScript, served from the installed package: pages load nothing from elsewhere."""
+STAFF_PROBLEMS = problem_responses(401, 403, 404, 409, 422, 503)
 
 
 class SurveyApp(FastAPI):
@@ -73,14 +74,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyTypeCheck)  # outside the size limit: a wrong type is refused unread
     install_error_handlers(app)
     app.state.guess_limiter = GuessLimiter(per_client=10, overall=300)
-    app.include_router(surveys_router)
-    app.include_router(responses_router)
-    app.include_router(reports_router)
+    app.include_router(surveys_router, responses=problem_responses(404, 422, 503))
+    app.include_router(
+        responses_router, responses=problem_responses(400, 404, 409, 413, 415, 422, 503)
+    )
+    app.include_router(reports_router, responses=STAFF_PROBLEMS)
     app.include_router(accounts_router)
     app.include_router(pages_router)
     app.include_router(dashboards_router)
     app.include_router(printable_router)
-    app.include_router(exports_router)
+    app.include_router(exports_router, responses=STAFF_PROBLEMS)
     app.include_router(admin_router)
     app.include_router(metrics_router)
 
@@ -94,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], responses=problem_responses(503))
     def healthz() -> dict[str, str]:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))

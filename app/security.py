@@ -3,7 +3,8 @@
 The policy lets pages load only what this service serves itself: no inline script and no
 `eval` (data for scripts travels in `<script type="application/json">` blocks read by static
 files), inline styles only (plotly sets them on the SVG it draws), and images from this
-service or `data:` URLs (plotly's "download as PNG"). A response that sets a header itself
+service or from `data:` and `blob:` URLs (plotly's image export draws its SVG through a `blob:`
+image; only script already allowed here can make one). A response that sets a header itself
 keeps its own value.
 """
 
@@ -17,7 +18,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
+        "img-src 'self' data: blob:",
         "object-src 'none'",
         "base-uri 'none'",
         "form-action 'self'",

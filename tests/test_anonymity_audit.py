@@ -4,6 +4,7 @@ column of every table, and every log line, for anything that could identify a re
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import uuid
@@ -21,6 +22,7 @@ from app.config import Settings
 from app.db import transaction
 from app.main import create_app
 from app.models import WaveStatus
+from app.observability import JsonFormatter, RequestIdFilter
 from app.surveys.definitions import SurveyDefinition
 from app.surveys.service import set_wave_status
 from tests.support.answers import complete_answers
@@ -67,6 +69,7 @@ def audited(
     )
     codes = out.read_text(encoding="utf-8").split()[1:]
     caplog.set_level(logging.DEBUG)
+    caplog.handler.addFilter(RequestIdFilter())  # as `serve` logs: each record with its request id
     loud = settings.model_copy(update={"sql_echo": True})
     headers = {
         "user-agent": USER_AGENT,
@@ -115,6 +118,7 @@ def audited(
         "open": values_while_open,
         "closed": _values(engine),
         "log": caplog.text,
+        "json_lines": [JsonFormatter().format(record) for record in caplog.records],
         "engine": engine,
     }
 
@@ -141,6 +145,28 @@ def test_the_log_holds_no_answers_codes_keys_or_addresses(audited: dict[str, Any
     assert "INSERT INTO responses" in audited["log"]
     for secret in _secrets(audited):
         assert secret not in audited["log"], secret
+        assert not [line for line in audited["json_lines"] if secret in line], secret
+
+
+def test_the_access_log_names_each_request_by_its_route_and_nothing_else(
+    audited: dict[str, Any],
+) -> None:
+    """One JSON line per request of the audit: the route's pattern, never the path or query it
+    was called with, and nothing about who called."""
+    access = [json.loads(line) for line in audited["json_lines"] if '"app.access"' in line]
+    assert len(access) >= 8 * 6  # eight respondents, each through several pages or the API
+    assert {
+        "/s/{survey}/{wave_key}/start",
+        "/s/{survey}/{wave_key}/section/{section}",
+        "/s/{survey}/{wave_key}/submit",
+        "/api/v1/surveys/{survey}/waves/{wave}/responses",
+    } <= {entry["route"] for entry in access}
+    for entry in access:
+        assert set(entry) == {
+            "time", "level", "logger", "message", "method", "route", "status", "duration_ms",
+            "request_id",
+        }, entry  # fmt: skip
+        assert SURVEY not in json.dumps(entry) and "2015" not in entry["route"], entry
 
 
 def test_responses_come_back_in_no_order_of_arrival(audited: dict[str, Any]) -> None:

@@ -522,6 +522,10 @@ def test_the_split_teams_pages_say_where_they_came_from(site: Site) -> None:
     earlier = site.html(f"/results/{SURVEY}/waves/2014/teams/mash_referral_assessment")
     assert re.search(r"In 2015: <a [^>]+>MASH – CSE</a> and <a [^>]+>Referral", earlier)
     assert "(split)" in earlier
+    link = re.search(r'href="([^"]+)">This team year on year', html)
+    assert link, "the team page links to the team year on year"
+    year_on_year = site.page(link.group(1).replace("&amp;", "&"))
+    assert MASH_SPLIT in year_on_year.tables["positive-share-table"].caption
     together = site.page(f"/results/{SURVEY}/waves/2015/teams")
     assert any(
         r[0].startswith("MASH – CSE + Referral & Assessment Service (together)")
@@ -541,3 +545,17 @@ def test_the_consistency_view_is_the_services(site: Site) -> None:
     )
     low, high = (int(eleven_a[c].rstrip("%")) for c in ("Lowest team", "Highest team"))
     assert high - low > 40
+
+
+def test_every_section_and_every_team_page_opens(site: Site) -> None:
+    sections = re.findall(r'section=(\w+)"', site.html(f"{COMPARE}&section=key_basics"))
+    assert len(set(sections)) >= 10
+    for section in dict.fromkeys(sections):
+        page = site.page(f"{COMPARE}&section={section}")
+        assert page.json, section
+    for wave in ("2014", "2015"):
+        teams = site.page(f"/results/{SURVEY}/waves/{wave}/teams").tables["teams"]
+        assert len(teams.rows) == (16 if wave == "2014" else 18)
+        html = site.html(f"/results/{SURVEY}/waves/{wave}/teams")
+        for key in dict.fromkeys(re.findall(rf"/waves/{wave}/teams/([\w+]+)\"", html)):
+            assert site.page(f"/results/{SURVEY}/waves/{wave}/teams/{key}").json, key

@@ -10,31 +10,46 @@ without being named here.
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import hashlib
+import io
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import openpyxl
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, MetaData, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts.models import User
+from app.config import Settings
 from app.db import make_engine, make_session_factory, transaction
 from app.main import create_app
+from app.models import WaveStatus
 from app.surveys.definitions import SurveyDefinition
-from app.surveys.service import get_wave, publish_definition, published_version
-from tests.conftest import BACKENDS, _settings, migrated_database
+from app.surveys.service import (
+    create_wave,
+    get_wave,
+    publish_definition,
+    published_version,
+    set_wave_status,
+)
+from app.surveys.validation import load_definition
+from tests.conftest import BACKENDS, DATA, _settings, migrated_database
 from tests.support.answers import complete_answers
 from tests.support.journey import answer_page
 from tests.support.routes import BODY_METHODS, DEMO_VALUES, RouteUse, route_uses
 from tests.support.small_site import build_small_site
-from tests.support.staff import sign_in
+from tests.support.staff import sign_in, staff_tokens
 
 OPEN_WAVE = "/s/coventry-supervision/2016"
 SCRIPT = '<script>alert("hostile")</script>'
@@ -58,6 +73,7 @@ HOSTILE_SEGMENTS = {
 }
 """Path and query values, as they appear in the address."""
 UNESCAPED = ("<script>alert(", "<img src=x onerror")
+VISITORS = ("admin", "respondent", "anonymous")
 
 
 @dataclass
@@ -70,6 +86,8 @@ class Site:
     """Half-way through the open wave: a draft with a team and role."""
     api: TestClient
     """Sends the admin's API token and asks for JSON."""
+    anonymous: TestClient
+    """A browser with no session and no draft."""
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -92,12 +110,13 @@ def site(
         TestClient(app, headers=browser) as admin,
         TestClient(app, headers=browser) as respondent,
         TestClient(app, headers={"authorization": f"Bearer {tokens['admin']}"}) as api,
+        TestClient(app, headers=browser) as anonymous,
     ):
         assert sign_in(admin, "admin@example.org").status_code == 303
         assert respondent.post(f"{OPEN_WAVE}/start", follow_redirects=False).status_code == 303
         chosen = {"team": "cf_first", "role": "social_worker"}
         assert answer_page(respondent, f"{OPEN_WAVE}/you", chosen)[0] == 303
-        yield Site(app, engine, admin, respondent, api)
+        yield Site(app, engine, admin, respondent, api, anonymous)
     engine.dispose()
 
 
@@ -335,6 +354,12 @@ class _Forms(HTMLParser):
             form.editable.append(name)
 
 
+def _parse_forms(html: str) -> list[FoundForm]:
+    parser = _Forms()
+    parser.feed(html)
+    return parser.forms
+
+
 def _forms(client: TestClient, site: Site) -> list[FoundForm]:
     """The POST forms of every page this client can open."""
     found = []
@@ -353,9 +378,7 @@ def _forms(client: TestClient, site: Site) -> list[FoundForm]:
     for path in sorted(pages):
         reply = client.get(path, follow_redirects=False)
         if reply.status_code == 200 and reply.headers["content-type"].startswith("text/html"):
-            parser = _Forms()
-            parser.feed(reply.text)
-            for form in parser.forms:
+            for form in _parse_forms(reply.text):
                 form.action = form.action or path
                 found.append(form)
     distinct = {(form.action, tuple(sorted(form.fields))): form for form in found}
@@ -368,14 +391,20 @@ def _sections(site: Site) -> list[Any]:
         return list(published_version(session=session, version=wave.version).definition.sections)
 
 
-@pytest.mark.parametrize("who", ["admin", "respondent"])
+@pytest.fixture(scope="module")
+def site_forms(site: Site) -> dict[str, list[FoundForm]]:
+    """The forms the admin and the respondent find on the pages they can open."""
+    return {who: _forms(getattr(site, who), site) for who in VISITORS}
+
+
+@pytest.mark.parametrize("who", VISITORS)
 def test_a_form_without_its_token_or_with_a_forged_one_changes_nothing(
-    site: Site, who: str
+    site: Site, site_forms: dict[str, list[FoundForm]], who: str
 ) -> None:
     """Every form on every page, sent as the page gives it but for its token."""
     client = getattr(site, who)
-    forms = [form for form in _forms(client, site) if "csrf" in form.fields]
-    assert len(forms) >= (8 if who == "admin" else 4), [form.action for form in forms]
+    forms = [form for form in site_forms[who] if "csrf" in form.fields]
+    assert len(forms) >= {"admin": 8, "respondent": 4, "anonymous": 1}[who], forms
     check = Check(site)
     for form in forms:
         fields = {name: values for name, values in form.fields.items() if values}
@@ -389,16 +418,16 @@ def test_a_form_without_its_token_or_with_a_forged_one_changes_nothing(
     check.verify(at_least=len(forms) * 4)
 
 
-@pytest.mark.parametrize("who", ["admin", "respondent"])
+@pytest.mark.parametrize("who", VISITORS)
 @pytest.mark.parametrize("hostile", sorted(HOSTILE_TEXT))
 def test_hostile_text_in_every_field_of_every_form_is_refused(
-    site: Site, who: str, hostile: str
+    site: Site, site_forms: dict[str, list[FoundForm]], who: str, hostile: str
 ) -> None:
     """Every editable field of every form given the hostile text at once (a real token kept):
     each form says what is wrong, stores nothing and shows the text only escaped."""
     client = getattr(site, who)
     value = HOSTILE_TEXT[hostile]
-    forms = [form for form in _forms(client, site) if form.editable or form.files]
+    forms = [form for form in site_forms[who] if form.editable or form.files]
     assert forms
     check = Check(site)
     for form in forms:
@@ -458,3 +487,164 @@ def test_the_site_still_works_after_all_that(site: Site) -> None:
     }
     url = "/api/v1/surveys/coventry-supervision/waves/2016/responses"
     assert site.api.post(url, json=submission).status_code == 201
+
+
+FORMULA = '=HYPERLINK("https://evil.example/","open me")'
+
+
+@pytest.fixture
+def hostile_survey(
+    settings: Settings, session_factory: sessionmaker[Session], tmp_path: Path
+) -> tuple[FastAPI, str]:
+    """The mini survey with script in every name a person sees and a formula in one: an open
+    wave, and a closed one with enough responses to report; returns the app and an admin's
+    API token."""
+    source = (DATA / "mini-survey" / "1.yaml").read_text(encoding="utf-8")
+    for plain, hostile in {
+        '"Mini survey"': f"Survey {SCRIPT}",
+        '"Test Council"': 'Council "><img src=x onerror=alert(1)>',
+        '"Mini survey, first edition"': f"Edition {SCRIPT}",
+        '"North"': f"North {SCRIPT}",
+        '"Worker"': FORMULA,
+        '"Main"': f"Main {SCRIPT}",
+        '"Which kinds of support do you use?"': f"Which support? {SCRIPT}",
+        '"Peer support"': f"Peer {SCRIPT}",
+    }.items():
+        assert plain in source, plain
+        source = source.replace(plain, "'" + hostile.replace("'", "''") + "'")
+    source += (
+        f"indicators:\n  - {{key: support, title: '{SCRIPT}', question: support, target_pct: 90}}\n"
+    )
+    path = tmp_path / "1.yaml"
+    path.write_text(source, encoding="utf-8")
+    today = dt.date.today()
+    with transaction(session_factory) as session:
+        publish_definition(session=session, definition=load_definition(path))
+        for wave, status in (("closed", WaveStatus.open), ("open", WaveStatus.open)):
+            create_wave(
+                session=session, survey_key="mini-survey", wave_key=wave, version_key="1",
+                opens_on=today - dt.timedelta(days=1), closes_on=today + dt.timedelta(days=20),
+                status=status,
+            )  # fmt: skip
+    app = create_app(settings)
+    with TestClient(app) as client:
+        for number in range(12):
+            answers = {"manages": "yes", "support": ["peer"], "budget": "no"}
+            answers["support_comment"] = f"{SCRIPT} {FORMULA}"
+            reply = client.post(
+                "/api/v1/surveys/mini-survey/waves/closed/responses",
+                json={
+                    "submission_id": f"hostile-survey-{number:04}",
+                    "team": "north",
+                    "role": "worker",
+                    "answers": answers,
+                },
+            )
+            assert reply.status_code == 201, reply.text
+    with transaction(session_factory) as session:
+        set_wave_status(
+            session=session, survey_key="mini-survey", wave_key="closed", status=WaveStatus.closed
+        )
+    return app, staff_tokens(session_factory)["admin"]
+
+
+def _assert_escaped(where: str, text: str) -> None:
+    for fragment in UNESCAPED:
+        assert fragment not in text, f"{where} repeats {fragment!r} unescaped"
+
+
+def test_script_in_names_and_answers_is_escaped_on_every_page(
+    hostile_survey: tuple[FastAPI, str],
+) -> None:
+    app, _ = hostile_survey
+    base = "/s/mini-survey/open"
+    with TestClient(app) as respondent:
+        shown = {base: respondent.get(base).text}
+        respondent.post(f"{base}/start")
+        answer_page(respondent, f"{base}/you", {"team": "north", "role": "worker"})
+        answer_page(respondent, f"{base}/section/about", {"manages": "yes"})
+        (form,) = [f for f in _parse_forms(respondent.get(f"{base}/section/main").text)]
+        data = {name: values for name, values in form.fields.items() if values}
+        data |= {"support": ["peer"], "budget": ["no"], "support_comment": [SCRIPT]}
+        reply = respondent.post(form.action, data=data, follow_redirects=False)
+        assert reply.status_code in (200, 303), reply.text
+        for page in ("you", "section/about", "section/main", "check"):
+            shown[page] = respondent.get(f"{base}/{page}").text
+    assert "&lt;script&gt;alert(&#34;hostile&#34;)&lt;/script&gt;" in shown["check"]
+    assert "North &lt;script&gt;" in shown["you"]
+    with TestClient(app, headers={"accept": "text/html"}) as admin:
+        assert sign_in(admin, "admin@example.org").status_code == 303
+        values = dict(DEMO_VALUES, survey="mini-survey", wave="closed", team="north")
+        values |= {"team_key": "north", "version": "1", "question": "2", "section": "main"}
+        for use in route_uses(app):
+            if use.method == "GET" and use.parameters:
+                reply = admin.get(use.path(values))
+                assert reply.status_code < 500, (use.path(values), reply.text[:300])
+                if reply.headers.get("content-type", "").startswith("text/html"):
+                    shown[use.path(values)] = reply.text
+    assert any("North &lt;script&gt;" in text for path, text in shown.items() if "results" in path)
+    for where, text in shown.items():
+        _assert_escaped(where, text)
+
+
+def test_exports_hold_no_formula_from_a_name_or_an_answer(
+    hostile_survey: tuple[FastAPI, str],
+) -> None:
+    """A name or answer beginning with `=` would run as a formula when HR opens the export in a
+    spreadsheet."""
+    app, token = hostile_survey
+    found = []
+    with TestClient(app, headers={"authorization": f"Bearer {token}"}) as client:
+        for use in route_uses(app):
+            if use.method != "GET" or not use.pattern.startswith("/exports/"):
+                continue
+            for by in ("team", "role"):
+                path = use.path(dict(DEMO_VALUES, survey="mini-survey", wave="closed"))
+                reply = client.get(f"{path}?by={by}&from=closed&to=closed")
+                assert reply.status_code < 500, (path, reply.text[:300])
+                if reply.status_code != 200:
+                    continue
+                found.append(reply.text if path.endswith(".csv") else _xlsx_text(reply.content))
+                if path.endswith(".csv"):
+                    cells = [cell for row in csv.reader(io.StringIO(reply.text)) for cell in row]
+                    formulas = [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")]
+                    assert not [c for c in formulas if "HYPERLINK" in c], (path, formulas)
+                else:
+                    book = openpyxl.load_workbook(io.BytesIO(reply.content))
+                    for sheet in book.worksheets:
+                        for row in sheet.iter_rows():
+                            for cell in row:
+                                assert cell.data_type != "f", (path, sheet.title, cell.value)
+    assert any("HYPERLINK" in text for text in found), "no export showed the role's name"
+
+
+def _xlsx_text(content: bytes) -> str:
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    return "\n".join(
+        str(cell.value) for sheet in book.worksheets for row in sheet.iter_rows() for cell in row
+    )
+
+
+def test_a_survey_without_indicators_reports_none(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    """Found by the walk above: the indicators report of a survey that defines none failed with
+    a 500."""
+    today = dt.date.today()
+    with transaction(session_factory) as session:
+        publish_definition(
+            session=session, definition=load_definition(DATA / "mini-survey" / "1.yaml")
+        )
+        create_wave(
+            session=session, survey_key="mini-survey", wave_key="2026", version_key="1",
+            opens_on=today - dt.timedelta(days=30), closes_on=today - dt.timedelta(days=1),
+            status=WaveStatus.closed,
+        )  # fmt: skip
+    tokens = staff_tokens(session_factory)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        reply = client.get(
+            "/api/v1/reports/mini-survey/indicators",
+            headers={"authorization": f"Bearer {tokens['admin']}"},
+        )
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == []

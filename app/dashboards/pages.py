@@ -7,17 +7,21 @@ with a table of the same figures and a sentence per figure beside it.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from analysis import charts
 from analysis.compare import NO_POSITIVE_OPTION, NOT_COMPARABLE, OVERALL
 from analysis.disclosure import ALL
 from app.accounts.deps import require_role
 from app.accounts.models import Role, User
+from app.config import Settings
 from app.dashboards import views
 from app.deps import SessionDep, SettingsDep, TodayDep, commits_in_thread
 from app.reports.service import (
@@ -50,7 +54,7 @@ ALL_TEAMS = "All teams"
 
 def _page(
     request: Request,
-    settings: SettingsDep,
+    settings: Settings,
     user: User,
     template: str,
     context: dict[str, Any],
@@ -68,7 +72,7 @@ def _page(
 
 
 def _not_released(
-    request: Request, settings: SettingsDep, user: User, survey: str, error: ResultsNotReleased
+    request: Request, settings: Settings, user: User, survey: str, error: ResultsNotReleased
 ) -> HTMLResponse:
     return _page(
         request, settings, user, "not_released.html", {"survey": survey, "message": str(error)}
@@ -97,7 +101,12 @@ def overview(
     outline = survey_outline(session=session, survey_key=survey, today=today)
     profile = response_profile_by_wave(session=session, survey_key=survey, today=today)
     indicators = indicators_report(session=session, survey_key=survey, today=today)
-    context: dict[str, Any] = {"outline": outline, "survey": survey, "comparisons": []}
+    context: dict[str, Any] = {
+        "outline": outline,
+        "survey": survey,
+        "comparisons": [],
+        "so_far": {},
+    }
     if not profile.empty:
         # An open wave's counts so far are told as its total beside the wave; its teams'
         # rates would mostly be withheld until enough have answered.
@@ -120,7 +129,7 @@ def overview(
             views.indicators_summary(indicators),
         )
         context["indicators_table"] = views.indicators_table(indicators)
-    indicator_questions = list(dict.fromkeys(indicators.get("question", pd.Series(dtype=str))))
+    indicator_questions = list(dict.fromkeys(indicators["question"]))
     for comparison in reversed(outline.comparisons):
         context["comparisons"].append(
             _changes(session, outline, comparison, today=today, indicators=indicator_questions)
@@ -129,11 +138,11 @@ def overview(
 
 
 def _changes(
-    session: SessionDep,
+    session: Session,
     outline: SurveyOutline,
     comparison: Comparison,
     *,
-    today: TodayDep,
+    today: dt.date,
     indicators: list[str],
 ) -> dict[str, Any]:
     """What changed significantly between two waves, and each team on the indicators."""
@@ -230,10 +239,15 @@ def compare(
     except ResultsNotReleased as error:
         return _not_released(request, settings, user, survey, error)
     sections = outline.sections[_version(outline, to_wave)]
-    chosen = next((s for s in sections if s.key == section), sections[0] if not section else None)
+    # Without a section, the first with a positive share to compare ("About you" has none).
+    first = next((s for s in sections if any(q.has_positive for q in s.questions)), sections[0])
+    chosen = next((s for s in sections if s.key == section), None if section else first)
     if chosen is None:
         raise NotFound(f"wave {to_wave} has no section {section!r}")
     team, role = team or None, role or None
+    if team is not None:
+        # A team of a split is compared as its predecessor's successors together.
+        team = next((key for key, _ in filters.teams if team in key.split("+")), team)
     errors = []
     if team is not None and team not in dict(filters.teams):
         errors.append({"field_id": "team", "message": "Choose a team from the list"})
@@ -442,7 +456,9 @@ def team(
             "closed": closed,
             "sections": sections,
             "compare_url": (
-                f"{_compare_url(survey, compare_with)}&team={team_key}" if compare_with else None
+                f"{_compare_url(survey, compare_with)}&team={quote(team_key, safe='')}"
+                if compare_with
+                else None
             ),
         },
     )

@@ -414,16 +414,17 @@ def _refuse_small_view(
     totals = [raw([ALL], ALL)]
     if team and role:
         totals += [raw(members, ALL), raw([ALL], role)]
+    refused = bool(view["withheld"].any())
     try:
-        if view["withheld"].any():
-            raise RemainderBelowThreshold("the view's own group is withheld")
         for total in totals:
             refuse_small_remainder(view_respondents=view_count, wave_respondents=total, k=k)
     except RemainderBelowThreshold:
+        refused = True
+    if refused:
         raise ViewRefused(
             f"This view is not shown: in {wave.key} it would show, or let someone work out, "
             f"figures for a group of fewer than {k} people. Choose a larger group."
-        ) from None
+        )
 
 
 RESPONDED = "#responded"
@@ -568,14 +569,15 @@ def indicators_report(*, session: Session, survey_key: str, today: dt.date) -> p
         ],
         columns=["indicator", "title", "question", "target_pct", "source"],
     )
-    tables = {
-        wave.key: wave_results(
-            session=session,
-            wave=wave,
-            questions=[q for q in indicators["question"] if q in wave.published.by_key],
+    tables = {}
+    for wave in closed:
+        asked = [q for q in indicators["question"] if q in wave.published.by_key]
+        # A wave that asked none of them has no rows: each indicator reads "not asked" there.
+        tables[wave.key] = (
+            wave_results(session=session, wave=wave, questions=asked)
+            if asked
+            else pd.DataFrame(columns=["question", "team", "role"])
         )
-        for wave in closed
-    }
     return for_readers(indicator_values(indicators, tables))
 
 

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 from app.surveys.definitions import ResolvedQuestion
+
+
+def _in_utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+UtcDateTime = Annotated[dt.datetime, AfterValidator(_in_utc)]
+"""Stored in UTC; SQLite hands it back without its zone, which the API's RFC 3339 needs."""
 
 
 class VersionSummary(BaseModel):
@@ -14,7 +23,7 @@ class VersionSummary(BaseModel):
     title: str
     content_hash: str
     previous_version: str | None
-    published_at: dt.datetime
+    published_at: UtcDateTime
 
 
 class WaveSummary(BaseModel):

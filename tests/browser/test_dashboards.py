@@ -87,13 +87,25 @@ def signed_in(page: Page, live_server: str) -> None:
     assert "You are signed in" in page.content()
 
 
-def open_page(page: Page, url: str) -> None:
-    """Go to a results page and wait until plotly has drawn every chart on it."""
+def open_page(page: Page, url: str) -> list[str]:
+    """Go to a results page and wait until plotly has drawn every chart on it; returns the
+    script errors and Content-Security-Policy refusals the page met (there should be none)."""
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(message.text)
+            if message.type == "error" and "favicon" not in message.text
+            else None
+        ),
+    )
     page.goto(url)
     page.wait_for_function(
         """() => [...document.querySelectorAll('.js-chart')].every(
             (chart) => chart.querySelector('svg.main-svg .cartesianlayer'))"""
     )
+    return problems
 
 
 def api(page: Page, live_server: str, path: str) -> Any:
@@ -142,7 +154,7 @@ def assert_withheld_is_visible(page: Page) -> None:
 
 def test_the_overview(page: Page, live_server: str) -> None:
     signed_in(page, live_server)
-    open_page(page, f"{live_server}{OVERVIEW}")
+    assert open_page(page, f"{live_server}{OVERVIEW}") == []
     assert_plotly_came_from_the_app(page, live_server)
     assert charts_drawn(page) == 3  # response rates, indicators, changes 2014 to 2015
     assert page.locator("#response-rates[role=img]").get_attribute("aria-label")
@@ -180,7 +192,7 @@ def test_the_overview(page: Page, live_server: str) -> None:
 
 def test_a_year_on_year_page(page: Page, live_server: str) -> None:
     signed_in(page, live_server)
-    open_page(page, f"{live_server}{YEAR_ON_YEAR}")
+    assert open_page(page, f"{live_server}{YEAR_ON_YEAR}") == []
     assert_plotly_came_from_the_app(page, live_server)
     assert charts_drawn(page) >= 1
     team: dict[str, dict[str, Any]] = {}
@@ -203,7 +215,7 @@ def test_a_year_on_year_page(page: Page, live_server: str) -> None:
 
 def test_a_team_page(page: Page, live_server: str) -> None:
     signed_in(page, live_server)
-    open_page(page, f"{live_server}{TEAM}")
+    assert open_page(page, f"{live_server}{TEAM}") == []
     assert_plotly_came_from_the_app(page, live_server)
     assert charts_drawn(page) >= 8  # a chart per section with a positive share
     after: dict[str, dict[str, Any]] = {}
@@ -227,7 +239,7 @@ def test_a_team_page(page: Page, live_server: str) -> None:
 
 def test_the_overview_on_a_phone(phone_page: Page, live_server: str) -> None:
     signed_in(phone_page, live_server)
-    open_page(phone_page, f"{live_server}{OVERVIEW}")
+    assert open_page(phone_page, f"{live_server}{OVERVIEW}") == []
     assert_no_horizontal_scroll(phone_page)
     region = phone_page.get_by_role("region", name="Responses by team and wave")
     assert region.get_attribute("tabindex") == "0"  # a wide table scrolls inside, by keyboard too

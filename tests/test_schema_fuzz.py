@@ -1,0 +1,108 @@
+"""schemathesis against the app's own OpenAPI schema, every operation of the API: generated
+requests, valid and invalid, as an admin (so the reports answer) on both backends. No 5xx, and
+every response (status, content type, headers, body) is one the schema documents.
+
+The number of examples per operation is kept small for `make test`; set SCHEMA_FUZZ_EXAMPLES
+to run more, e.g. `SCHEMA_FUZZ_EXAMPLES=500 pytest tests/test_schema_fuzz.py`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import Case, GenerationMode
+from schemathesis.openapi import from_asgi
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from app.db import make_engine, make_session_factory, transaction
+from app.main import create_app
+from app.surveys.definitions import SurveyDefinition
+from app.surveys.service import publish_definition
+from tests.conftest import BACKENDS, _settings, migrated_database
+from tests.support.small_site import build_small_site
+
+EXAMPLES = int(os.environ.get("SCHEMA_FUZZ_EXAMPLES", "20"))
+REAL_VALUES = {
+    "survey": ["coventry-supervision"],
+    "wave": ["2015", "2016"],
+    "version": ["2014", "2015"],
+    "question": ["4a", "agreement", "11e"],
+    "from": ["2014"],
+    "to": ["2015"],
+}
+"""Most generated requests would name a survey that does not exist: half the cases use the
+small site's own keys instead, so that each operation also reaches real data."""
+
+
+def _use_real_keys(case: Case, data: st.DataObject) -> None:
+    for parameters in (case.path_parameters, case.query):
+        for name in sorted((parameters or {}).keys() & REAL_VALUES.keys()):
+            parameters[name] = data.draw(st.sampled_from(REAL_VALUES[name]), label=name)  # type: ignore[index]
+
+
+@dataclass(frozen=True)
+class FuzzedApi:
+    schema: schemathesis.BaseSchema
+    token: str
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def fuzzed_api(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    coventry_definitions: dict[str, SurveyDefinition],
+) -> Iterator[FuzzedApi]:
+    """The small site (a closed wave with figures, an open one taking responses), its schema
+    read from the app as a client would, and an admin's API token."""
+    settings_ = _settings(migrated_database(request, tmp_path_factory.mktemp("fuzz")))
+    engine = make_engine(settings_)
+    factory = make_session_factory(engine)
+    for version in ("2014", "2015"):
+        with transaction(factory) as session:
+            publish_definition(session=session, definition=coventry_definitions[version])
+    tokens = build_small_site(settings_, factory)
+    yield FuzzedApi(from_asgi("/openapi.json", create_app(settings_)), tokens["admin"])
+    engine.dispose()
+
+
+def _operations() -> list[str]:
+    """ "METHOD /path" of every operation in the schema (the schema needs no database)."""
+    app = create_app(_settings("sqlite://"))
+    paths = app.openapi()["paths"]
+    return [f"{method.upper()} {path}" for path, item in paths.items() for method in item]
+
+
+@pytest.mark.parametrize("operation", _operations())
+def test_the_api_keeps_to_its_schema(fuzzed_api: FuzzedApi, operation: str) -> None:
+    method, path = operation.split(" ", 1)
+    headers = {"Authorization": f"Bearer {fuzzed_api.token}"}
+
+    found = fuzzed_api.schema[path][method]
+    cases = st.one_of([found.as_strategy(generation_mode=mode) for mode in GenerationMode])
+
+    @given(case=cases, data=st.data())
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+    def keeps_to_it(case: Case, data: st.DataObject) -> None:
+        real = data.draw(st.booleans(), label="real keys")
+        if real:
+            _use_real_keys(case, data)
+        reply = case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
+        statuses[real].append(reply.status_code)
+
+    statuses: dict[bool, list[int]] = {True: [], False: []}
+    keeps_to_it()
+    print(operation, {real: sorted(Counter(found).items()) for real, found in statuses.items()})
+    assert set(statuses[True]) - {404}, "no case with the site's keys got past finding them"
