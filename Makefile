@@ -43,6 +43,7 @@ lint: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python bench/submit.py
 	$(BIN)/python bench/respond.py
+	$(BIN)/python bench/dashboard.py --sizes demo
 
 # 500 staff through a real two-worker server on a throwaway PostgreSQL, then the database audited;
 # a 50-staff version runs in `make test` (tests/test_load.py). A few minutes on two cores.
