@@ -26,15 +26,6 @@ from app.surveys.service import NotFound
 LOG = logging.getLogger(__name__)
 
 
-def problem_response(
-    status: int, detail: str, errors: list[FieldError] | None = None, **extra: Any
-) -> JSONResponse:
-    body: dict[str, Any] = {"detail": detail, **extra}
-    if errors is not None:
-        body["errors"] = [error.model_dump(exclude_none=True) for error in errors]
-    return JSONResponse(body, status_code=status)
-
-
 class Problem(BaseModel):
     """The body of every refusal: what is wrong and, where there is more than one thing, each
     field's problem."""
@@ -44,8 +35,15 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
 
 
+def problem_response(
+    status: int, detail: str, errors: list[FieldError] | None = None, **extra: Any
+) -> JSONResponse:
+    problem = Problem(detail=detail, errors=errors, **extra)
+    return JSONResponse(problem.model_dump(mode="json", exclude_none=True), status_code=status)
+
+
 PROBLEMS = {
-    400: "The body could not be read",
+    400: "The body could not be read, or holds a value the database cannot (a NUL character)",
     401: "No session and no valid API token",
     403: "The user's roles do not allow this",
     404: "No such survey, wave, version or question",
@@ -127,7 +125,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return problem_page(
                 422, f"This page cannot use what was sent ({fields}), so nothing was changed."
             )
-        return problem_response(422, "The request is not a valid submission.", errors)
+        return problem_response(422, "The request is not valid: see each field's error.", errors)
 
     @app.exception_handler(SubmissionRejected)
     async def _rejected(_request: Request, error: SubmissionRejected) -> JSONResponse:

