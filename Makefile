@@ -27,7 +27,7 @@ run: $(INSTALLED)
 	@echo
 	@echo "Answer the open 2016 survey: http://127.0.0.1:8000/s/coventry-supervision/2016"
 	@echo "Sign in to the results and admin pages: http://127.0.0.1:8000/sign-in"
-	@echo "The API and its documentation: http://127.0.0.1:8000/docs"
+	@echo "The API's OpenAPI schema: http://127.0.0.1:8000/openapi.json"
 	@echo
 	$(BIN)/supervision-survey serve --host 127.0.0.1 --port 8000
 

@@ -14,7 +14,6 @@ import math
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from numbers import Real
 
 import pandas as pd
@@ -22,6 +21,7 @@ import plotly.graph_objects as go
 
 from analysis.compare import NO_POSITIVE_OPTION, NOT_COMPARABLE
 from analysis.disclosure import ALL
+from analysis.rounding import half_up
 
 WITHHELD_LABEL = "withheld: small group"
 """What a chart says where a figure is withheld (the tables say "withheld (small group)")."""
@@ -43,8 +43,7 @@ FONT = {"family": 'Arial, "Helvetica Neue", sans-serif', "size": 14, "color": TE
 
 def percent_text(share: float, decimals: int = 0) -> str:
     """A share (0 to 1) as a percentage, rounded half up as the published reports round."""
-    exact = Decimal(str(share)) * 100
-    return f"{exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)}%"
+    return f"{half_up(share, decimals, scale=100)}%"
 
 
 @dataclass

@@ -15,3 +15,10 @@ def half_up_percent(numerator: int, denominator: int, decimals: int) -> str:
     assert decimals >= 0
     exact = Decimal(100 * numerator) / Decimal(denominator)
     return str(exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+def half_up(value: float, places: int, scale: int = 1) -> str:
+    """`value * scale` with `places` decimals, ties rounded up. Scaled in decimal, not in
+    floating point: a share of 0.285 is 28.5%, shown as 29, where 0.285 * 100 would give 28."""
+    exact = Decimal(str(value)) * scale
+    return str(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))

@@ -421,22 +421,20 @@ ONE_DECIMAL_COLUMNS = {
 
 def _displayed(frame: Any) -> Any:
     """Rounded for reading (half up), from the exact figures; JSON keeps the exact ones."""
-    from decimal import ROUND_HALF_UP, Decimal
-
     import pandas as pd
 
-    def rounded(value: Any, scale: int, places: str) -> Any:
-        if pd.isna(value):
-            return value
-        return str(Decimal(str(value * scale)).quantize(Decimal(places), rounding=ROUND_HALF_UP))
+    from analysis.rounding import half_up
+
+    def rounded(value: Any, places: int, scale: int = 1) -> Any:
+        return value if pd.isna(value) else half_up(value, places, scale)
 
     shown = frame.copy()
     for column in PERCENT_COLUMNS & set(shown.columns):
-        shown[column] = shown[column].map(lambda v: rounded(v, 100, "1"))
+        shown[column] = shown[column].map(lambda v: rounded(v, 0, scale=100))
     for column in ONE_DECIMAL_COLUMNS & set(shown.columns):
-        shown[column] = shown[column].map(lambda v: rounded(v, 1, "0.1"))
+        shown[column] = shown[column].map(lambda v: rounded(v, 1))
     if "p_value" in shown.columns:
-        shown["p_value"] = shown["p_value"].map(lambda v: rounded(v, 1, "0.001"))
+        shown["p_value"] = shown["p_value"].map(lambda v: rounded(v, 3))
     return shown
 
 

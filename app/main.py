@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 
 from app.accounts.router import router as accounts_router
 from app.admin.pages import router as admin_router
+from app.admin.web import FormExpired, form_expired_page
 from app.config import Settings, get_settings
 from app.dashboards.pages import router as dashboards_router
 from app.db import make_engine, make_session_factory
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(printable_router)
     app.include_router(exports_router, responses=STAFF_PROBLEMS)
     app.include_router(admin_router)
+    app.add_exception_handler(FormExpired, form_expired_page)
     app.include_router(metrics_router)
 
     @app.get("/static/vendor/plotly.min.js", include_in_schema=False)

@@ -58,8 +58,10 @@ def _answers(html: str) -> tuple[str, dict[str, str | list[str]]]:
 
 async def journey(client: httpx.AsyncClient) -> int:
     """One respondent from start to confirmation; returns the number of requests made."""
-    reply = await client.post(f"{BASE}/start")
-    requests = 1
+    start = await client.get(BASE)
+    token = dict(HIDDEN.findall(start.text))["csrf"]
+    reply = await client.post(f"{BASE}/start", data={"csrf": token})
+    requests = 2
     while True:
         if reply.status_code == 303:
             location = reply.headers["location"]
@@ -92,12 +94,16 @@ async def run(app: FastAPI, journeys: int) -> tuple[float, float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--journeys", type=int, default=20)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         settings = Settings(
-            environment="test", database_url=f"sqlite:///{Path(directory) / 'respond.db'}", _env_file=None
+            environment="test",
+            database_url=f"sqlite:///{Path(directory) / 'respond.db'}",
+            _env_file=None,
         )  # type: ignore[call-arg]
         engine, _, _ = _prepare(settings)
         with transaction(make_session_factory(engine)) as session:

@@ -20,7 +20,7 @@ from app.models import AccessCode, Draft, Response
 from app.responses.codes import CODE_ALPHABET, CODE_LENGTH
 from app.surveys.definitions import SurveyDefinition
 from tests.support.factories import create_wave_for_test
-from tests.support.journey import complete_journey, forms
+from tests.support.journey import complete_journey, forms, start
 
 BASE = "/s/coventry-supervision/2015"
 WORKER = {"gives_supervision": "no", "in_post_under_12_months": "no"}
@@ -57,7 +57,7 @@ def codes(
 
 
 def _start(client: TestClient, code: str) -> tuple[int, str]:
-    reply = client.post(f"{BASE}/start", data={"code": code}, follow_redirects=False)
+    reply = start(client, BASE, code)
     return reply.status_code, reply.text
 
 

@@ -33,7 +33,7 @@ from app.surveys.definitions import SurveyDefinition
 from app.surveys.service import get_wave, published_version
 from tests.support.answers import complete_answers
 from tests.support.factories import SURVEY, create_wave_for_test
-from tests.support.journey import forms
+from tests.support.journey import forms, summary_errors
 from tests.support.staff import PASSWORD, create_user_for_test, csrf_of, sign_in
 
 COVENTRY = PROJECT_ROOT / "survey_definitions" / SURVEY
@@ -78,16 +78,6 @@ def hidden_fields(html: str, action: str) -> dict[str, str]:
     """The hidden inputs of the form posting to `action`, unescaped as a browser sends them."""
     (form,) = [form for form in forms(html) if form.action == action]
     return {name: values[0] for name, values in form.hidden.items()}
-
-
-def summary_errors(html: str) -> list[str]:
-    """The error summary's messages."""
-    block = re.search(r'<ul class="error-summary__list">(.*?)</ul>', html, re.S)
-    assert block, "no error summary"
-    return [
-        unescape(re.sub(r"\s+", " ", message).strip())
-        for message in re.findall(r"<a [^>]*>(.*?)</a>", block.group(1), re.S)
-    ]
 
 
 def audit_events(factory: sessionmaker[Session]) -> list[AuditEvent]:

@@ -27,7 +27,7 @@ from app.surveys.definitions import SurveyDefinition
 from app.surveys.service import set_wave_status
 from tests.support.answers import complete_answers
 from tests.support.factories import create_wave_for_test
-from tests.support.journey import answer_page, complete_journey, forms
+from tests.support.journey import answer_page, complete_journey, forms, start
 
 SURVEY = "coventry-supervision"
 BASE = f"/s/{SURVEY}/2015"
@@ -81,7 +81,7 @@ def audited(
     with TestClient(create_app(loud), headers=headers) as client:
         for code in codes[:4]:
             client.cookies.clear()
-            client.post(f"{BASE}/start", data={"code": code})
+            start(client, BASE, code)
             complete_journey(client, BASE, "cf_first", "social_worker", WORKER, started=True)
             keys.append(client.cookies["draft"])
             (form,) = forms(client.get(f"{BASE}/check").text)
@@ -101,7 +101,7 @@ def audited(
             )
             arrival.append(reply.json()["id"])
         client.cookies.clear()
-        client.post(f"{BASE}/start", data={"code": codes[4]})
+        start(client, BASE, codes[4])
         answer_page(client, f"{BASE}/you", {"team": "cf_first", "role": "social_worker"})
         (form,) = forms(client.get(f"{BASE}/section/about_you").text)
         saved = client.post(form.action, data={"csrf": form.hidden["csrf"][0], "action": "save"})

@@ -46,7 +46,7 @@ from app.surveys.service import (
 from app.surveys.validation import load_definition
 from tests.conftest import BACKENDS, DATA, _settings, migrated_database
 from tests.support.answers import complete_answers
-from tests.support.journey import answer_page
+from tests.support.journey import answer_page, start
 from tests.support.routes import BODY_METHODS, DEMO_VALUES, RouteUse, route_uses
 from tests.support.small_site import build_small_site
 from tests.support.staff import sign_in, staff_tokens
@@ -113,7 +113,7 @@ def site(
         TestClient(app, headers=browser) as anonymous,
     ):
         assert sign_in(admin, "admin@example.org").status_code == 303
-        assert respondent.post(f"{OPEN_WAVE}/start", follow_redirects=False).status_code == 303
+        assert start(respondent, OPEN_WAVE).status_code == 303
         chosen = {"team": "cf_first", "role": "social_worker"}
         assert answer_page(respondent, f"{OPEN_WAVE}/you", chosen)[0] == 303
         yield Site(app, engine, admin, respondent, api, anonymous)
@@ -569,7 +569,7 @@ def test_script_in_names_and_answers_is_escaped_on_every_page(
     base = "/s/mini-survey/open"
     with TestClient(app) as respondent:
         shown = {base: respondent.get(base).text}
-        respondent.post(f"{base}/start")
+        start(respondent, base)
         answer_page(respondent, f"{base}/you", {"team": "north", "role": "worker"})
         answer_page(respondent, f"{base}/section/about", {"manages": "yes"})
         (form,) = [f for f in _parse_forms(respondent.get(f"{base}/section/main").text)]

@@ -32,6 +32,7 @@ from app.observability import (
 )
 from app.surveys.definitions import SurveyDefinition
 from tests.support.factories import create_wave_for_test
+from tests.support.journey import forms, start
 from tests.support.live_server import live_server
 from tests.support.small_site import CLOSED_WAVES, RESPONSES_PER_TEAM, TEAMS, build_small_site
 
@@ -124,28 +125,31 @@ def test_the_access_log_has_the_route_pattern_status_duration_and_id(
 ) -> None:
     caplog.set_level(logging.INFO, logger="app.access")
     caplog.handler.addFilter(RequestIdFilter())
-    client.post(f"{BASE}/start", follow_redirects=False)
+    start(client, BASE)
     draft = client.cookies["draft"]
-    client.get(f"{BASE}/resume?key={RESUME_KEY}", headers={"x-request-id": "req-1"})
-    assert client.post(f"{BASE}/resume", data={"key": RESUME_KEY}).status_code == 422
+    page = client.get(f"{BASE}/resume?key={RESUME_KEY}", headers={"x-request-id": "req-1"})
+    (form,) = [f for f in forms(page.text) if f.action.endswith("/resume")]
+    reply = client.post(form.action, data={"csrf": form.hidden["csrf"][0], "key": RESUME_KEY})
+    assert reply.status_code == 422
     entries = [json.loads(JsonFormatter().format(record)) for record in _access(caplog)]
     assert [(entry["route"], entry["status"]) for entry in entries] == [
+        ("/s/{survey}/{wave_key}", 200),
         ("/s/{survey}/{wave_key}/start", 303),
         ("/s/{survey}/{wave_key}/resume", 200),
         ("/s/{survey}/{wave_key}/resume", 422),
     ]
-    assert entries[1] == {
-        "time": entries[1]["time"],
+    assert entries[2] == {
+        "time": entries[2]["time"],
         "level": "INFO",
         "logger": "app.access",
-        "message": f"GET /s/{{survey}}/{{wave_key}}/resume 200 {entries[1]['duration_ms']:.1f} ms",
+        "message": f"GET /s/{{survey}}/{{wave_key}}/resume 200 {entries[2]['duration_ms']:.1f} ms",
         "method": "GET",
         "route": "/s/{survey}/{wave_key}/resume",
         "status": 200,
-        "duration_ms": entries[1]["duration_ms"],
+        "duration_ms": entries[2]["duration_ms"],
         "request_id": "req-1",
     }
-    assert entries[1]["duration_ms"] > 0
+    assert entries[2]["duration_ms"] > 0
     logged = "\n".join(JsonFormatter().format(record) for record in caplog.records)
     for private in (RESUME_KEY, draft, "coventry-supervision", "testclient", "key="):
         assert private not in logged

@@ -15,7 +15,14 @@ from app.models import Answer, Draft, Question, Response, RoleGrouping, Team, Wa
 from app.surveys.definitions import SurveyDefinition
 from app.surveys.pages import SENT
 from tests.support.factories import create_wave_for_test
-from tests.support.journey import answer_page, complete_journey, forms
+from tests.support.journey import (
+    answer_page,
+    complete_journey,
+    forms,
+    resume,
+    start,
+    summary_errors,
+)
 
 BASE = "/s/coventry-supervision/2015"
 MANAGER = {"gives_supervision": "yes", "team_manager_level": "yes", "in_post_under_12_months": "no"}
@@ -105,7 +112,7 @@ def test_a_social_worker_never_sees_18_or_20(
 def test_4b_appears_after_4a_is_answered_yes_by_someone_new_in_post(
     wave: sessionmaker[Session], client: TestClient
 ) -> None:
-    client.post(f"{BASE}/start")
+    start(client, BASE)
     answer_page(client, f"{BASE}/you", {"team": "cf_first", "role": "social_worker"})
     answer_page(
         client,
@@ -123,7 +130,7 @@ def test_4b_appears_after_4a_is_answered_yes_by_someone_new_in_post(
 def test_a_missing_answer_gets_an_error_summary_and_keeps_the_other_answers(
     wave: sessionmaker[Session], client: TestClient
 ) -> None:
-    client.post(f"{BASE}/start")
+    start(client, BASE)
     answer_page(client, f"{BASE}/you", {"team": "cf_first", "role": "social_worker"})
     page = client.get(f"{BASE}/section/about_you")
     (form,) = forms(page.text)
@@ -147,7 +154,7 @@ def test_a_missing_answer_gets_an_error_summary_and_keeps_the_other_answers(
 def test_a_value_that_is_not_an_option_is_an_error_not_a_crash(
     wave: sessionmaker[Session], client: TestClient
 ) -> None:
-    client.post(f"{BASE}/start")
+    start(client, BASE)
     answer_page(client, f"{BASE}/you", {"team": "cf_first", "role": "social_worker"})
     page = client.get(f"{BASE}/section/about_you")
     (form,) = forms(page.text)
@@ -183,7 +190,7 @@ def test_changing_an_answer_discards_the_questions_it_no_longer_calls_for(
 def test_save_and_come_back_later_with_the_key(
     wave: sessionmaker[Session], client: TestClient, settings
 ) -> None:  # type: ignore[no-untyped-def]
-    client.post(f"{BASE}/start")
+    start(client, BASE)
     answer_page(client, f"{BASE}/you", {"team": "cf_first", "role": "social_worker"})
     answer_page(client, f"{BASE}/section/about_you", WORKER)
     page = client.get(f"{BASE}/section/key_basics")
@@ -199,14 +206,12 @@ def test_save_and_come_back_later_with_the_key(
     from app.main import create_app
 
     with TestClient(create_app(settings)) as other_device:
-        wrong = other_device.post(f"{BASE}/resume", data={"key": "ABCDE-FGHJK-MNPQR-STUVW"})
+        wrong = resume(other_device, BASE, "ABCDE-FGHJK-MNPQR-STUVW")
         assert wrong.status_code == 422
         assert "No saved answers match that key" in wrong.text
-        malformed = other_device.post(f"{BASE}/resume", data={"key": "123"})
+        malformed = resume(other_device, BASE, "123")
         assert "4 groups of 5 letters" in malformed.text
-        resumed = other_device.post(
-            f"{BASE}/resume", data={"key": key.lower().replace("-", " ")}, follow_redirects=False
-        )
+        resumed = resume(other_device, BASE, key.lower().replace("-", " "))
         assert resumed.status_code == 303
         assert resumed.headers["location"] == f"{BASE}/section/key_basics"
         page = other_device.get(resumed.headers["location"])
@@ -214,10 +219,7 @@ def test_save_and_come_back_later_with_the_key(
 
 
 def test_guessing_resume_keys_is_limited(wave: sessionmaker[Session], client: TestClient) -> None:
-    replies = [
-        client.post(f"{BASE}/resume", data={"key": "ABCDE-FGHJK-MNPQR-STUVW"}).status_code
-        for _ in range(12)
-    ]
+    replies = [resume(client, BASE, "ABCDE-FGHJK-MNPQR-STUVW").status_code for _ in range(12)]
     assert replies[:10] == [422] * 10
     assert replies[10:] == [429, 429]
 
@@ -225,13 +227,32 @@ def test_guessing_resume_keys_is_limited(wave: sessionmaker[Session], client: Te
 def test_a_form_without_its_token_changes_nothing(
     wave: sessionmaker[Session], client: TestClient
 ) -> None:
-    client.post(f"{BASE}/start")
+    start(client, BASE)
     reply = client.post(
         f"{BASE}/you", data={"csrf": "forged", "team": "cf_first", "role": "social_worker"}
     )
     assert reply.status_code == 400
     with transaction(wave) as session:
         assert session.scalars(select(Draft.team)).one() is None
+
+
+@pytest.mark.parametrize("token", [None, "forged"])
+@pytest.mark.parametrize("form", ["start", "resume"])
+def test_the_start_and_resume_forms_need_their_token(
+    wave: sessionmaker[Session], client: TestClient, form: str, token: str | None
+) -> None:
+    client.get(BASE)  # the browser has a nonce: a token for it is still required
+    data = {"key": "ABCDE-FGHJK-MNPQR-STUVW"} | ({} if token is None else {"csrf": token})
+    reply = client.post(f"{BASE}/{form}", data=data, follow_redirects=False)
+    assert reply.status_code == 400
+    assert summary_errors(reply.text) == [
+        "The page had expired or the form did not come from this site. Try again"
+    ]
+    assert "draft" not in client.cookies
+    with transaction(wave) as session:
+        assert session.scalar(select(func.count()).select_from(Draft)) == 0
+    (again,) = [f for f in forms(reply.text) if f.action.endswith(f"/{form}")]
+    assert again.hidden["csrf"][0], "the page shown again carries a fresh token"
 
 
 def test_a_closed_wave_says_so(
@@ -260,7 +281,7 @@ def test_pages_without_a_draft_go_back_to_the_start(
 def test_an_oversized_form_is_refused_with_a_page(
     wave: sessionmaker[Session], client: TestClient
 ) -> None:
-    client.post(f"{BASE}/start")
+    start(client, BASE)
     reply = client.post(
         f"{BASE}/you", data={"team": "x" * 300_000}, headers={"accept": "text/html"}
     )
@@ -271,7 +292,7 @@ def test_an_oversized_form_is_refused_with_a_page(
 def test_closing_a_wave_deletes_its_drafts(wave: sessionmaker[Session], client: TestClient) -> None:
     from app.surveys.service import set_wave_status
 
-    client.post(f"{BASE}/start")
+    start(client, BASE)
     answer_page(client, f"{BASE}/you", {"team": "cf_first", "role": "social_worker"})
     with transaction(wave) as session:
         assert session.scalar(select(func.count()).select_from(Draft)) == 1
@@ -297,7 +318,7 @@ def test_closing_a_wave_deletes_its_drafts(wave: sessionmaker[Session], client: 
 def test_a_malformed_form_gets_a_4xx_page_and_loses_nothing(
     wave: sessionmaker[Session], client: TestClient, content_type: str, body: bytes
 ) -> None:
-    client.post(f"{BASE}/start")
+    start(client, BASE)
     answer_page(client, f"{BASE}/you", {"team": "cf_first", "role": "social_worker"})
     reply = client.post(
         f"{BASE}/section/about_you", content=body, headers={"content-type": content_type}

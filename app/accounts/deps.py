@@ -22,7 +22,7 @@ from app.config import Settings
 from app.deps import SessionDep
 
 SESSION_COOKIE = "staff_session"
-CSRF_COOKIE = "staff_csrf"
+CSRF_COOKIE = "form_nonce"
 CSRF_FIELD = "csrf"
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `tokens create`.")
@@ -115,7 +115,7 @@ def csrf_nonce(request: Request) -> str:
 
 
 def csrf_token(nonce: str, settings: Settings) -> str:
-    message = f"staff-form:{nonce}".encode()
+    message = f"form:{nonce}".encode()
     return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 

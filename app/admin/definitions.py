@@ -24,8 +24,6 @@ from app.admin.web import (
     Upload,
     UploadRefused,
     admin_page,
-    forged,
-    form_expired,
     form_text,
     read_upload,
     shown_name,
@@ -160,8 +158,6 @@ def upload_page(request: Request, settings: SettingsDep, user: AdminUser) -> HTM
 def check(
     request: Request, session: SessionDep, settings: SettingsDep, user: AdminUser, form: FormDep
 ) -> HTMLResponse:
-    if forged(request, form, settings):
-        return form_expired(request, settings, user=user, back="/admin/definitions")
     try:
         upload = read_upload(
             form, "definition", max_bytes=DEFINITION_MAX_BYTES, kind="definition (YAML)"
@@ -176,8 +172,6 @@ def check(
 def publish(
     request: Request, session: SessionDep, settings: SettingsDep, user: AdminUser, form: FormDep
 ) -> Response:
-    if forged(request, form, settings):
-        return form_expired(request, settings, user=user, back="/admin/definitions")
     source = form.get("source")
     if not isinstance(source, str) or len(source.encode()) > DEFINITION_MAX_BYTES:
         return _page(request, settings, user, errors=[FormError("definition", "Upload the file")])

@@ -19,8 +19,6 @@ from app.admin.web import (
     FormDep,
     FormError,
     admin_page,
-    forged,
-    form_expired,
     form_text,
     form_texts,
 )
@@ -90,8 +88,6 @@ def create(
     request: Request, session: SessionDep, settings: SettingsDep, user: AdminUser, form: FormDep
 ) -> Response:
     """The generated password is on this response only: it is not a redirect."""
-    if forged(request, form, settings):
-        return form_expired(request, settings, user=user, back="/admin/users/new")
     email, roles = form_text(form, "email"), form_texts(form, "roles")
     errors = []
     if not email:
@@ -163,8 +159,6 @@ def change_roles(
     user: AdminUser,
     form: FormDep,
 ) -> Response:
-    if forged(request, form, settings):
-        return form_expired(request, settings, user=user, back=_account_url(account))
     before = list(account.roles)
     try:
         set_roles(session=session, actor=user, user=account, roles=form_texts(form, "roles"))
@@ -191,8 +185,6 @@ def unlock_account(
     user: AdminUser,
     form: FormDep,
 ) -> Response:
-    if forged(request, form, settings):
-        return form_expired(request, settings, user=user, back=_account_url(account))
     unlock(session=session, user=account)
     record(session=session, actor=user, action=AuditAction.user_unlocked, target=account.email)
     return RedirectResponse(f"{_account_url(account)}?done=unlocked", status_code=303)
@@ -208,8 +200,6 @@ def remove(
     user: AdminUser,
     form: FormDep,
 ) -> Response:
-    if forged(request, form, settings):
-        return form_expired(request, settings, user=user, back=_account_url(account))
     if form_text(form, "confirm") != "yes":
         error = FormError("confirm", f"Confirm that {account.email}'s account is to be removed")
         return _user_page(request, settings, user, account, [error])

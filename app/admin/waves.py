@@ -35,8 +35,6 @@ from app.admin.web import (
     FormError,
     UploadRefused,
     admin_page,
-    forged,
-    form_expired,
     form_text,
     read_upload,
 )
@@ -129,8 +127,6 @@ def _date(form: FormData, field: str, label: str, errors: list[FormError]) -> dt
 def create(
     request: Request, session: SessionDep, settings: SettingsDep, user: AdminUser, form: FormDep
 ) -> Response:
-    if forged(request, form, settings):
-        return form_expired(request, settings, user=user, back="/admin/waves/new")
     values = {
         name: form_text(form, name) for name in ("version", "key", "opens_on", "closes_on", "codes")
     }
@@ -220,8 +216,6 @@ def open_(
     user: AdminUser,
     form: FormDep,
 ) -> Response:
-    if forged(request, form, settings):
-        return form_expired(request, settings, user=user, back=_wave_url(summary))
     try:
         open_wave(session=session, summary=summary)
     except ActionRefused as refused:
@@ -246,8 +240,6 @@ def close(
     user: AdminUser,
     form: FormDep,
 ) -> Response:
-    if forged(request, form, settings):
-        return form_expired(request, settings, user=user, back=_wave_url(summary))
     if form_text(form, "confirm") != "yes":
         error = FormError("confirm", "Confirm that unfinished drafts will be deleted")
         return _wave_page(request, settings, user, summary, [error])
@@ -276,8 +268,6 @@ def threshold(
     user: AdminUser,
     form: FormDep,
 ) -> Response:
-    if forged(request, form, settings):
-        return form_expired(request, settings, user=user, back=_wave_url(summary))
     written = form_text(form, "threshold")
     low, high = THRESHOLD_LIMITS
     if not re.fullmatch(r"[0-9]{1,6}", written):
@@ -363,8 +353,6 @@ def preview_headcounts(
     form: FormDep,
 ) -> HTMLResponse:
     """Nothing is saved here: the preview's confirm button sends the file's text back."""
-    if forged(request, form, settings):
-        return form_expired(request, settings, user=user, back=_wave_url(summary, "/headcounts"))
     try:
         upload = read_upload(form, FILE_FIELD, max_bytes=HEADCOUNT_FILE_MAX_BYTES, kind="CSV")
     except UploadRefused as refused:
@@ -394,8 +382,6 @@ def save(
     form: FormDep,
 ) -> Response:
     back = _wave_url(summary, "/headcounts")
-    if forged(request, form, settings):
-        return form_expired(request, settings, user=user, back=back)
     source = form.get("content")
     if not isinstance(source, str) or len(source.encode()) > HEADCOUNT_FILE_MAX_BYTES:
         error = FormError(FILE_FIELD, "Choose a CSV file")
@@ -477,8 +463,6 @@ def issue(
     form: FormDep,
 ) -> Response:
     """The codes are on this response only: it is not a redirect, and nothing keeps them."""
-    if forged(request, form, settings):
-        return form_expired(request, settings, user=user, back=_wave_url(summary, "/codes"))
     written = form_text(form, "count")
     refusal = _codes_refusal(summary)
     if refusal is not None:

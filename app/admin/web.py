@@ -10,7 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import object_session
 from starlette.datastructures import FormData, UploadFile
+from starlette.routing import Match
 
 from app.accounts.deps import CSRF_FIELD, csrf_ok, require_role
 from app.accounts.models import Role, User
@@ -41,15 +43,31 @@ class Upload:
     text: str
 
 
-async def _form(request: Request) -> FormData:
+class FormExpired(Exception):
+    """A form without a valid CSRF token: refused before the handler runs, so nothing changes."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__("form expired")
+        self.user = user
+
+
+async def _checked_form(request: Request, user: AdminUser) -> FormData:
     """Read in the event loop, so handlers can be plain functions in a worker thread. An upload
     stays in memory while the request limit (256 KiB by default) is under Starlette's 1 MiB
     spooling threshold; a spooled file would be anonymous, never named after the upload."""
     settings: Settings = request.app.state.settings
-    return await request.form(max_files=1, max_fields=50, max_part_size=settings.max_request_bytes)
+    form = await request.form(max_files=1, max_fields=50, max_part_size=settings.max_request_bytes)
+    if not csrf_ok(request, form.get(CSRF_FIELD), settings):
+        # Detached, the account keeps what the page shows through the rollback that follows.
+        session = object_session(user)
+        if session is not None:
+            session.expunge(user)
+        raise FormExpired(user)
+    return form
 
 
-FormDep = Annotated[FormData, Depends(_form)]
+FormDep = Annotated[FormData, Depends(_checked_form)]
+"""Every admin form, its CSRF token checked."""
 
 
 def read_upload(form: FormData, field: str, *, max_bytes: int, kind: str) -> Upload:
@@ -98,20 +116,33 @@ def admin_page(
     )
 
 
-def forged(request: Request, form: FormData, settings: Settings) -> bool:
-    return not csrf_ok(request, form.get(CSRF_FIELD), settings)
-
-
-def form_expired(request: Request, settings: Settings, *, user: User, back: str) -> HTMLResponse:
-    """The answer to a form without a valid CSRF token: nothing was changed."""
-    error = FormError(
+def form_expired_page(request: Request, error: Exception) -> HTMLResponse:
+    """The answer to `FormExpired`, with a link back to the page the form was on."""
+    assert isinstance(error, FormExpired)
+    settings: Settings = request.app.state.settings
+    expired = FormError(
         "back",
         "The form had expired or did not come from this site, so nothing was changed. "
         "Go back to the page, reload it and try again.",
     )
     return admin_page(
-        request, settings, "admin/form_expired.html", {"back": back}, user=user, errors=[error]
+        request,
+        settings,
+        "admin/form_expired.html",
+        {"back": _nearest_page(request)},
+        user=error.user,
+        errors=[expired],
     )
+
+
+def _nearest_page(request: Request) -> str:
+    """The form's own address if a page is served there, else the closest one above it."""
+    path = PurePosixPath(request.url.path)
+    for candidate in (path, *path.parents):
+        scope = {"type": "http", "path": str(candidate), "method": "GET"}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            return str(candidate)
+    return "/admin"
 
 
 def form_texts(form: FormData, name: str) -> list[str]:

@@ -10,7 +10,6 @@ import math
 import re
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from numbers import Real
 from typing import Any
 
@@ -27,6 +26,7 @@ from analysis.compare import (
     NOT_COMPARABLE,
 )
 from analysis.disclosure import ALL, WITHHELD
+from analysis.rounding import half_up
 from app.reports.service import TeamLineage
 
 Record = Mapping[Hashable, Any]
@@ -113,8 +113,8 @@ def points(change: object) -> str:
     value = _number(change)
     if value is None:
         return ""
-    size = Decimal(str(abs(value))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    return "0.0" if size == 0 else f"{'+' if value > 0 else '−'}{size}"
+    size = half_up(abs(value), 1)
+    return "0.0" if size == "0.0" else f"{'+' if value > 0 else '−'}{size}"
 
 
 def _direction(change: object, up: str, down: str) -> str:

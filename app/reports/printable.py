@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Hashable, Iterable, Mapping
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, TypeVar
 
 import pandas as pd
@@ -29,6 +28,7 @@ from analysis.compare import (
     OVERALL,
 )
 from analysis.disclosure import ALL, WITHHELD
+from analysis.rounding import half_up
 from app.accounts.deps import require_role
 from app.accounts.models import Role, User
 from app.deps import SessionDep, SettingsDep, TodayDep, commits_in_thread
@@ -309,22 +309,18 @@ def wave_report_page(
 # Figures as text. Withheld figures have no value here at all: the template says "withheld".
 
 
-def _fixed(value: float, places: int) -> str:
-    return str(Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
-
-
 def _percent(share: Any, decimals: int, band: Any = None) -> str:
     """A share (0 to 1) as the report prints it; a band as it is; "" for no figure."""
     if isinstance(band, str) and band:
         return band
-    return "" if _missing(share) else _fixed(float(share) * 100, decimals)
+    return "" if _missing(share) else half_up(float(share), decimals, scale=100)
 
 
 def _points(change: Any) -> str | None:
     """A change or difference in percentage points, signed, one decimal."""
     if _missing(change):
         return None
-    text = _fixed(float(change), 1)
+    text = half_up(float(change), 1)
     if text in ("0.0", "-0.0"):
         return "0.0"
     return text if text.startswith("-") else f"+{text}"

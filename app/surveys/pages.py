@@ -18,6 +18,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from app.accounts.deps import csrf_nonce, csrf_ok, csrf_token, set_csrf_cookie
+from app.config import Settings
 from app.db import transaction
 from app.deps import SessionDep, SettingsDep, TodayDep, commits_in_thread
 from app.models import Draft
@@ -76,6 +78,14 @@ class Page:
     errors: list[PageError] = field(default_factory=list)
     csrf: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    nonce: str | None = None
+    """For the forms sent before there is a draft (start, resume): the browser's CSRF nonce,
+    set as a cookie with the page."""
+
+    def before_draft(self, settings: Settings) -> None:
+        """Give this page's form a token tied to the browser, not to a draft."""
+        self.nonce = csrf_nonce(self.request)
+        self.csrf = csrf_token(self.nonce, settings)
 
     def render(self, template: str, status_code: int = 200) -> HTMLResponse:
         definition = self.wave.published.definition
@@ -88,7 +98,12 @@ class Page:
             "error_for": {error.field_id: error.message for error in self.errors},
             **self.extra,
         }
-        return TEMPLATES.TemplateResponse(self.request, template, context, status_code=status_code)
+        response = TEMPLATES.TemplateResponse(
+            self.request, template, context, status_code=status_code
+        )
+        if self.nonce is not None:
+            set_csrf_cookie(response, self.nonce, self.request.app.state.settings)
+        return response
 
 
 def _csrf(secret: str, key: str) -> str:
@@ -202,6 +217,7 @@ def start(
     closed = _not_accepting(page, today)
     if closed is not None:
         return closed
+    page.before_draft(settings)
     _start_details(page, request)
     return page.render("respondent/start.html")
 
@@ -222,19 +238,30 @@ def begin(
     closed = _not_accepting(page, today)
     if closed is not None:
         return closed
+    page.before_draft(settings)
+    if not csrf_ok(request, form.get("csrf"), settings):
+        field = "code" if wave.access_codes_required else "start"
+        return _start_again(page, request, PageError(field, FORM_EXPIRED), status_code=400)
     spent_on: str | None = None
     if wave.access_codes_required:
         problem = _code_problem(request, session, wave, str(form.get("code", "")))
         if problem:
-            page.title = "Error: " + page.title
-            page.errors.append(PageError("code", problem))
-            _start_details(page, request)
-            return page.render("respondent/start.html", status_code=422)
+            return _start_again(page, request, PageError("code", problem), status_code=422)
         spent_on = code_hash(str(form.get("code", "")))
     key = start_draft(session=session, wave_id=wave.id, access_code_hash=spent_on)
     response = RedirectResponse(f"/s/{survey}/{wave.key}/you", status_code=303)
     _set_cookie(response, key, survey, wave.key, settings.environment == "production")
     return response
+
+
+FORM_EXPIRED = "The page had expired or the form did not come from this site. Try again"
+
+
+def _start_again(page: Page, request: Request, error: PageError, status_code: int) -> HTMLResponse:
+    page.title = "Error: " + page.title
+    page.errors.append(error)
+    _start_details(page, request)
+    return page.render("respondent/start.html", status_code=status_code)
 
 
 def _code_problem(request: Request, session: Session, wave: OpenedWave, typed: str) -> str | None:
@@ -638,6 +665,7 @@ def resume(
     closed = _not_accepting(page, today)
     if closed is not None:
         return closed
+    page.before_draft(settings)
     return page.render("respondent/resume.html")
 
 
@@ -657,23 +685,27 @@ def resume_sent(
     closed = _not_accepting(page, today)
     if closed is not None:
         return closed
+    page.before_draft(settings)
+    if not csrf_ok(request, form.get("csrf"), settings):
+        return _resume_again(page, FORM_EXPIRED, status_code=400)
     if not request.app.state.guess_limiter.allow(_client(request)):
-        page.title = "Error: " + page.title
-        page.errors.append(
-            PageError("key", "Too many tries. Wait a minute, then enter your key again")
-        )
-        return page.render("respondent/resume.html", status_code=429)
+        message = "Too many tries. Wait a minute, then enter your key again"
+        return _resume_again(page, message, status_code=429)
     key = normalise_key(str(form.get("key", "")))
     draft = find_draft(session=session, wave_id=wave.id, key=key)
     if key is None or draft is None:
-        page.title = "Error: " + page.title
         message = (
             "Enter your key as it was shown: 4 groups of 5 letters, like ABCDE-FGHJK-MNPQR-STUVW"
             if key is None
             else "No saved answers match that key. Check it and try again, or start again"
         )
-        page.errors.append(PageError("key", message))
-        return page.render("respondent/resume.html", status_code=422)
+        return _resume_again(page, message, status_code=422)
     response = RedirectResponse(_resume_url(survey, wave, draft), status_code=303)
     _set_cookie(response, key, survey, wave.key, settings.environment == "production")
     return response
+
+
+def _resume_again(page: Page, message: str, status_code: int) -> HTMLResponse:
+    page.title = "Error: " + page.title
+    page.errors.append(PageError("key", message))
+    return page.render("respondent/resume.html", status_code=status_code)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from html import unescape
 from html.parser import HTMLParser
 
+import httpx2 as httpx
 from fastapi.testclient import TestClient
 
 
@@ -45,6 +48,32 @@ def forms(html: str) -> list[Form]:
     return parser.forms
 
 
+def summary_errors(html: str) -> list[str]:
+    """The error summary's messages."""
+    block = re.search(r'<ul class="error-summary__list">(.*?)</ul>', html, re.S)
+    assert block, "no error summary"
+    return [
+        unescape(re.sub(r"\s+", " ", message).strip())
+        for message in re.findall(r"<a [^>]*>(.*?)</a>", block.group(1), re.S)
+    ]
+
+
+def start(client: TestClient, base: str, code: str | None = None) -> httpx.Response:
+    """Press "Start now" on the start page, with the access code when one is given."""
+    page = client.get(base)
+    (form,) = [f for f in forms(page.text) if f.action.endswith("/start")]
+    data = {"csrf": form.hidden["csrf"][0]} | ({} if code is None else {"code": code})
+    return client.post(form.action, data=data, follow_redirects=False)
+
+
+def resume(client: TestClient, base: str, key: str) -> httpx.Response:
+    """Send a resume key through the "Continue your answers" page."""
+    page = client.get(f"{base}/resume")
+    (form,) = [f for f in forms(page.text) if f.action.endswith("/resume")]
+    data = {"csrf": form.hidden["csrf"][0], "key": key}
+    return client.post(form.action, data=data, follow_redirects=False)
+
+
 def answer_page(
     client: TestClient, url: str, chosen: dict[str, str], action: str = "continue"
 ) -> tuple[int, str]:
@@ -70,8 +99,7 @@ def complete_journey(
 ) -> list[str]:
     """From the start page (or just after it) to the check page; returns the pages visited."""
     if not started:
-        start = client.post(f"{base}/start", follow_redirects=False)
-        assert start.status_code == 303
+        assert start(client, base).status_code == 303
     visited = [f"{base}/you"]
     status, location = answer_page(client, f"{base}/you", {"team": team, "role": role})
     assert status == 303, location
