@@ -83,12 +83,17 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def migrated_database(request: pytest.FixtureRequest, directory: Path) -> str:
     """A new database migrated to head, on the backend the test is parametrised with."""
     if request.param == "sqlite":
-        url = f"sqlite:///{directory / 'test.db'}"
-        engine = make_engine(_settings(url))
-        upgrade(engine)
-        engine.dispose()
-        return url
+        return migrated_sqlite(directory)
     return fresh_postgres_database(request.getfixturevalue("postgres_server"))
+
+
+def migrated_sqlite(directory: Path) -> str:
+    """For tests of what sits above the database, where a second backend would add nothing."""
+    url = f"sqlite:///{directory / 'test.db'}"
+    engine = make_engine(_settings(url))
+    upgrade(engine)
+    engine.dispose()
+    return url
 
 
 @pytest.fixture(params=BACKENDS)

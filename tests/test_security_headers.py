@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -15,6 +16,7 @@ from app.config import Settings
 from app.main import create_app
 from app.security import CONTENT_SECURITY_POLICY, HEADERS
 from app.surveys.definitions import SurveyDefinition
+from tests.conftest import migrated_sqlite
 from tests.support.journey import complete_journey
 from tests.support.routes import route_uses
 from tests.support.small_site import build_small_site
@@ -30,6 +32,12 @@ def _assert_headers(reply: object, where: str, *, hsts: bool = False) -> None:
     for name, value in HEADERS.items():
         assert headers.get(name) == value, (where, name, headers.get(name))
     assert (HSTS in headers) is hsts, where
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """Headers are set above the database, so SQLite alone."""
+    return migrated_sqlite(tmp_path)
 
 
 @pytest.fixture
