@@ -16,17 +16,15 @@ from playwright.sync_api import Page
 
 from app.config import Settings
 from app.db import make_engine, make_session_factory
-from app.demo.seed import seed_demo
 from app.main import create_app
-from app.migrate import upgrade
 from tests.browser.conftest import (
     assert_no_axe_violations,
     assert_no_horizontal_scroll,
     requests_seen,
     screenshot,
 )
-from tests.conftest import COVENTRY_DIR, DEMO_TODAY, _settings
-from tests.support.staff import PASSWORD, create_user_for_test, sign_in
+from tests.conftest import _settings
+from tests.support.staff import PASSWORD, sign_in, staff_tokens
 
 SURVEY = "coventry-supervision"
 OVERVIEW = f"/results/{SURVEY}"
@@ -39,20 +37,18 @@ GRAVEL_HILL = "Residential – Gravel Hill"
 WITHHELD = "withheld (small group)"
 
 
+pytestmark = pytest.mark.parametrize("demo_url", ["sqlite"], indirect=True)
+"""The pages on PostgreSQL are covered over HTTP (tests/test_dashboards.py)."""
+
+
 @pytest.fixture(scope="module")
-def demo_database(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The Coventry demo on SQLite (the same pages on PostgreSQL are covered over HTTP), with a
-    scrutiny member's account."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('dashboards') / 'demo.db'}"
-    engine = make_engine(_settings(url))
-    upgrade(engine)
-    factory = make_session_factory(engine)
-    seed_demo(
-        factory, definitions_dir=COVENTRY_DIR.parent, echo=lambda _line: None, today=DEMO_TODAY
-    )
-    create_user_for_test(factory, "scrutiny@example.org", ("scrutiny",))
+def demo_database(demo_url: str) -> str:
+    """The session's Coventry demo on SQLite, whose results other tests have most likely worked
+    out already in this process, with a scrutiny member's account."""
+    engine = make_engine(_settings(demo_url))
+    staff_tokens(make_session_factory(engine))
     engine.dispose()
-    return url
+    return demo_url
 
 
 @pytest.fixture(scope="module")
