@@ -67,7 +67,11 @@ def _end(session: Session, *, commit: bool) -> None:
 async def get_today(request: Request) -> dt.date:
     """The local date: the only moment a response records. (Async: it never blocks, so it needs
     no worker thread.)"""
-    return dt.datetime.now(ZoneInfo(request.app.state.settings.timezone)).date()
+    return local_today(request.app.state.settings)
+
+
+def local_today(settings: Settings) -> dt.date:
+    return dt.datetime.now(ZoneInfo(settings.timezone)).date()
 
 
 P = ParamSpec("P")

@@ -26,6 +26,7 @@ from app.metrics import router as metrics_router
 from app.observability import RequestObservation
 from app.reports.printable import router as printable_router
 from app.reports.router import router as reports_router
+from app.reports.warming import start_warming
 from app.responses.ratelimit import GuessLimiter
 from app.responses.router import router as responses_router
 from app.security import SecurityHeaders
@@ -52,7 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.warms_results:
+            app.state.results_warming = start_warming(app.state.session_factory, settings)
         yield
         engine.dispose()
 
