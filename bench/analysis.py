@@ -27,15 +27,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Engine, text  # noqa: E402
+from sqlalchemy import Engine, text
 
-from app.config import Settings  # noqa: E402
-from app.db import make_engine, make_session_factory, transaction  # noqa: E402
-from app.migrate import upgrade  # noqa: E402
-from app.models import WaveStatus  # noqa: E402
-from app.surveys.definitions import SurveyDefinition  # noqa: E402
-from app.surveys.service import create_wave, publish_definition, published_version  # noqa: E402
-from tests.support.postgres_server import running_postgres  # noqa: E402
+from app.config import Settings
+from app.db import make_engine, make_session_factory, transaction
+from app.migrate import upgrade
+from app.models import WaveStatus
+from app.surveys.definitions import SurveyDefinition
+from app.surveys.service import create_wave, publish_definition, published_version
+from tests.support.postgres_server import running_postgres
 
 SURVEY = "bench-synthetic"
 TEAMS = 30
@@ -58,30 +58,50 @@ def synthetic_definition(version: str, previous: str | None) -> SurveyDefinition
         items = []
         for i in range(ITEMS):
             key = f"q{s}_{i}"
-            item: dict[str, Any] = {"key": key, "number": f"{s + 1}{'abcdefghij'[i]}", "text": f"Item {key}?"}
+            item: dict[str, Any] = {
+                "key": key,
+                "number": f"{s + 1}{'abcdefghij'[i]}",
+                "text": f"Item {key}?",
+            }
             if i % 5 == 4:
                 item["extra_options"] = na
             if previous:
                 item["continues"] = {"question": key, "comparability": "comparable"}
             items.append(item)
         sections.append(
-            {"key": f"s{s}", "title": f"Section {s + 1}", "questions": [
-                {"type": "grid", "key": f"g{s}", "number": str(s + 1), "stem": "Do you ...", "scale": "always4", "items": items}
-            ]}  # fmt: skip
+            {
+                "key": f"s{s}",
+                "title": f"Section {s + 1}",
+                "questions": [
+                    {
+                        "type": "grid",
+                        "key": f"g{s}",
+                        "number": str(s + 1),
+                        "stem": "Do you ...",
+                        "scale": "always4",
+                        "items": items,
+                    }
+                ],
+            }
         )
     return SurveyDefinition.model_validate(
         {
-            "survey": SURVEY, "survey_title": "Synthetic", "version": version,
-            "title": f"Synthetic {version}", "organisation": "Bench",
+            "survey": SURVEY,
+            "survey_title": "Synthetic",
+            "version": version,
+            "title": f"Synthetic {version}",
+            "organisation": "Bench",
             "fieldwork": {"opens": "2026-01-01", "closes": "2026-12-31"},
             "previous_version": previous,
             "population": {
-                "teams": [{"key": f"t{t}", "name": f"Team {t}", "headcount": 10} for t in range(TEAMS)],
+                "teams": [
+                    {"key": f"t{t}", "name": f"Team {t}", "headcount": 10} for t in range(TEAMS)
+                ],
                 "role_groupings": [{"key": f"r{r}", "name": f"Role {r}"} for r in range(ROLES)],
             },
             "scales": {"always4": {"options": scale}},
             "sections": sections,
-        }  # fmt: skip
+        }
     )
 
 
@@ -94,16 +114,26 @@ def load(engine: Engine, size: int, rng: random.Random) -> None:
         definition = definition.model_copy(
             update={
                 "population": definition.population.model_copy(
-                    update={"teams": [t.model_copy(update={"headcount": headcount}) for t in definition.population.teams]}
+                    update={
+                        "teams": [
+                            t.model_copy(update={"headcount": headcount})
+                            for t in definition.population.teams
+                        ]
+                    }
                 )
             }
         )
         with transaction(factory) as session:
             stored, _ = publish_definition(session=session, definition=definition)
             wave = create_wave(
-                session=session, survey_key=SURVEY, wave_key=version, version_key=version,
-                opens_on=dt.date(2026, 1, 1), closes_on=dt.date(2026, 12, 31), status=WaveStatus.closed,
-            )  # fmt: skip
+                session=session,
+                survey_key=SURVEY,
+                wave_key=version,
+                version_key=version,
+                opens_on=dt.date(2026, 1, 1),
+                closes_on=dt.date(2026, 12, 31),
+                status=WaveStatus.closed,
+            )
             published = published_version(session=session, version=stored)
             wave_id = wave.id
         _bulk(engine, published, wave_id, size, rng)
@@ -112,7 +142,10 @@ def load(engine: Engine, size: int, rng: random.Random) -> None:
 def _bulk(engine: Engine, published: Any, wave_id: int, size: int, rng: random.Random) -> None:
     teams = list(published.team_ids.values())
     roles = list(published.role_ids.values())
-    questions = [(published.question_ids[q.key], list(published.option_ids[q.key].values())) for q in published.questions]
+    questions = [
+        (published.question_ids[q.key], list(published.option_ids[q.key].values()))
+        for q in published.questions
+    ]
     today = dt.date(2026, 6, 1)
     raw = engine.raw_connection()
     try:
@@ -121,10 +154,18 @@ def _bulk(engine: Engine, published: Any, wave_id: int, size: int, rng: random.R
             responses, answers = [], []
             for _ in range(min(BATCH, size - start)):
                 response_id = uuid.UUID(int=rng.getrandbits(128), version=4).hex
-                responses.append((response_id, wave_id, rng.choice(teams), rng.choice(roles), today))
-                answers.extend((response_id, question, rng.choice(options)) for question, options in questions)
+                responses.append(
+                    (response_id, wave_id, rng.choice(teams), rng.choice(roles), today)
+                )
+                answers.extend(
+                    (response_id, question, rng.choice(options)) for question, options in questions
+                )
             if engine.dialect.name == "postgresql":
-                _copy(cursor, "responses (id, wave_id, team_id, role_grouping_id, submitted_on)", responses)
+                _copy(
+                    cursor,
+                    "responses (id, wave_id, team_id, role_grouping_id, submitted_on)",
+                    responses,
+                )
                 _copy(cursor, "answers (response_id, question_id, option_id)", answers)
             else:
                 cursor.executemany("INSERT INTO responses VALUES (?, ?, ?, ?, ?)", responses)
@@ -163,7 +204,9 @@ def report(engine: Engine) -> None:
     clear_results_cache()
     factory = make_session_factory(engine)
     with transaction(factory) as session:
-        year_on_year_report(session=session, survey_key=SURVEY, from_wave="y1", to_wave="y2", by="team")
+        year_on_year_report(
+            session=session, survey_key=SURVEY, from_wave="y1", to_wave="y2", by="team"
+        )
 
 
 def _best(run: Callable[[], None], rounds: int) -> float:
@@ -178,7 +221,9 @@ def _best(run: Callable[[], None], rounds: int) -> float:
 @contextmanager
 def _database(backend: str) -> Iterator[str]:
     if backend == "sqlite":
-        with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent.parent / "var") as directory:
+        with tempfile.TemporaryDirectory(
+            dir=Path(__file__).resolve().parent.parent / "var"
+        ) as directory:
             yield f"sqlite:///{Path(directory) / 'analysis.db'}"
     else:
         with running_postgres() as url:
@@ -186,7 +231,9 @@ def _database(backend: str) -> Iterator[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--rounds", type=int, default=3)
@@ -203,19 +250,23 @@ def main() -> None:
                 started = time.perf_counter()
                 load(engine, size, random.Random(size))
                 loaded = time.perf_counter() - started
-                floor_time = _best(lambda: floor(engine), options.rounds)
-                report_time = _best(lambda: report(engine), options.rounds)
+                floor_time = _best(lambda engine=engine: floor(engine), options.rounds)
+                report_time = _best(lambda engine=engine: report(engine), options.rounds)
                 report_times[size] = report_time
                 engine.dispose()
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(
-                f"{backend:10} {size:>9,} responses  load {loaded:6.1f}s  floor {floor_time:7.3f}s  "
+                f"{backend:10} {size:>9,} responses  load {loaded:6.1f}s  "
+                f"floor {floor_time:7.3f}s  "
                 f"report {report_time:7.3f}s  ratio report/floor {report_time / floor_time:.2f}  "
                 f"peak RSS {peak:.0f} MB",
                 flush=True,
             )
         if 100_000 in report_times and 1_000_000 in report_times:
-            print(f"{backend:10} growth 100k->1M {report_times[1_000_000] / report_times[100_000]:.1f}")
+            print(
+                f"{backend:10} growth 100k->1M "
+                f"{report_times[1_000_000] / report_times[100_000]:.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import datetime as dt
+import re
 import sys
 import tempfile
 import time
@@ -20,15 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx2 as httpx  # noqa: E402
-from fastapi import FastAPI  # noqa: E402
+import httpx2 as httpx
+from fastapi import FastAPI
 
-from app.config import Settings  # noqa: E402
-from app.db import make_session_factory, transaction  # noqa: E402
-from app.main import create_app  # noqa: E402
-from app.models import WaveStatus  # noqa: E402
-from app.surveys.service import create_wave  # noqa: E402
-from bench.submit import _prepare  # noqa: E402
+from app.config import Settings
+from app.db import make_session_factory, transaction
+from app.main import create_app
+from app.models import WaveStatus
+from app.surveys.service import create_wave
+from bench.submit import _prepare
 
 SURVEY = "coventry-supervision"
 BASE = f"/s/{SURVEY}/respond"
