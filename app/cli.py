@@ -83,7 +83,9 @@ def validate(paths: Paths) -> None:
 @definitions_cli.command("publish")
 def publish(paths: Paths) -> None:
     """Store versions. Unchanged content is left alone; a version with responses never changes."""
-    from app.surveys.service import PublishRefused, publish_definition
+    from app.admin.audit import command_line_actor
+    from app.admin.service import publish_and_record
+    from app.surveys.service import PublishRefused
 
     definitions = _load(paths)
     order = {id(d): _publish_order(d, definitions) for d in definitions}
@@ -92,7 +94,9 @@ def publish(paths: Paths) -> None:
     for definition in definitions:
         try:
             with transaction(factory) as session:
-                version, outcome = publish_definition(session=session, definition=definition)
+                version, outcome = publish_and_record(
+                    session=session, actor=command_line_actor(), definition=definition
+                )
                 typer.echo(
                     f"{outcome.value:9} {definition.survey} {version.key} "
                     f"(content {version.content_hash[:12]})"
@@ -188,12 +192,12 @@ def retention_apply(
 ) -> None:
     """Delete closed waves' drafts and unused access codes and, when RETENTION_YEARS is set,
     the responses of waves that closed more than that many years ago."""
-    from zoneinfo import ZoneInfo
-
+    from app.admin.audit import command_line_actor
+    from app.deps import local_today
     from app.operations.retention import apply_retention, retention_cutoff
 
     settings = Settings()
-    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    today = local_today(settings)
     if settings.retention_years is None:
         typer.echo("RETENTION_YEARS is not set: every response is kept.")
     else:
@@ -207,6 +211,7 @@ def retention_apply(
         today=today,
         retention_years=settings.retention_years,
         dry_run=dry_run,
+        actor=command_line_actor(),
     )
     for sweep in sweeps:
         typer.echo(sweep.report_line(dry_run=dry_run))
@@ -244,13 +249,16 @@ def waves_create(
     """Create a scheduled wave; its headcounts start as the version's."""
     from sqlalchemy.exc import IntegrityError
 
-    from app.surveys.service import NotFound, create_wave
+    from app.admin.audit import command_line_actor
+    from app.admin.service import create_wave
+    from app.surveys.service import NotFound
 
     factory = make_session_factory(make_engine(Settings()))
     try:
         with transaction(factory) as session:
             create_wave(
                 session=session,
+                actor=command_line_actor(),
                 survey_key=survey,
                 wave_key=wave,
                 version_key=version,
@@ -265,26 +273,34 @@ def waves_create(
 
 
 def _set_status(survey: str, wave: str, status: WaveStatus) -> None:
-    from app.surveys.service import NotFound, set_wave_status
+    """By the admin pages' rules: only a scheduled wave opens, and a closed one never reopens."""
+    from app.admin.audit import command_line_actor
+    from app.admin.service import ActionRefused, close_wave, open_wave, wave_summary
+    from app.deps import local_today
+    from app.surveys.service import NotFound
 
-    factory = make_session_factory(make_engine(Settings()))
+    settings = Settings()
+    change = open_wave if status == WaveStatus.open else close_wave
     try:
-        with transaction(factory) as session:
-            set_wave_status(session=session, survey_key=survey, wave_key=wave, status=status)
-    except NotFound as error:
+        with transaction(make_session_factory(make_engine(settings))) as session:
+            summary = wave_summary(
+                session=session, survey_key=survey, wave_key=wave, today=local_today(settings)
+            )
+            change(session=session, summary=summary, actor=command_line_actor())
+    except (NotFound, ActionRefused) as error:
         _fail(str(error))
     typer.echo(f"wave {wave} of {survey} is now {status.value}")
 
 
 @waves_cli.command("open")
 def waves_open(survey: SurveyOption, wave: WaveOption) -> None:
-    """Open a wave for responses (between its opening and closing dates)."""
+    """Open a scheduled wave for responses (between its opening and closing dates)."""
     _set_status(survey, wave, WaveStatus.open)
 
 
 @waves_cli.command("close")
 def waves_close(survey: SurveyOption, wave: WaveOption) -> None:
-    """Close a wave: it accepts no more responses."""
+    """Close a wave: it accepts no more responses, and never reopens."""
     _set_status(survey, wave, WaveStatus.closed)
 
 
@@ -300,6 +316,7 @@ def codes_issue(
 ) -> None:
     """Make COUNT single-use codes and require them for the wave. Only their hashes are stored:
     the CSV is the only copy, so send it to whoever hands the codes out, then delete it."""
+    from app.admin.audit import AuditAction, command_line_actor, record
     from app.responses.codes import issue_codes
     from app.surveys.service import NotFound, get_wave
 
@@ -314,6 +331,13 @@ def codes_issue(
                 with transaction(factory) as session:
                     found = get_wave(session=session, survey_key=survey, wave_key=wave)
                     issued.extend(issue_codes(session=session, wave=found, count=batch))
+                    record(
+                        session=session,
+                        actor=command_line_actor(),
+                        action=AuditAction.codes_issued,
+                        target=f"{survey}/{wave}",
+                        count=batch,
+                    )
                 progress.update(batch)
     except NotFound as error:
         _fail(str(error))

@@ -34,8 +34,9 @@ BASE = f"/s/{SURVEY}/2015"
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AuditBrowser/99.1"
 FORWARDED_FOR = "203.0.113.77"
 WORKER = {"gives_supervision": "no", "in_post_under_12_months": "no"}
-TIMESTAMP_ALLOWED = {("survey_versions", "published_at")}
-"""When a questionnaire was published: about the survey owner's work, not about respondents."""
+TIMESTAMP_ALLOWED = {("survey_versions", "published_at"), ("audit_events", "occurred_at")}
+"""When a questionnaire was published, and when the survey owner issued codes or closed the wave:
+about their work, not about respondents (the log holds counts, never a code or an answer)."""
 
 
 def _values(engine: Engine) -> list[tuple[str, str, Any]]:

@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import getpass
+from pathlib import Path
+
 from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
+from app.admin.models import AuditEvent
 from app.cli import cli
 from app.config import PROJECT_ROOT
+from tests.conftest import COVENTRY_DIR
 
+SURVEY = "coventry-supervision"
 HEAD = ScriptDirectory(str(PROJECT_ROOT / "migrations")).get_current_head()
 
 
 def _run(url: str, *args: str):  # type: ignore[no-untyped-def]
     result = CliRunner().invoke(cli, list(args), env={"DATABASE_URL": url})
     return result
+
+
+def _create(wave: str) -> tuple[str, ...]:
+    """A wave that opens in a month: it can still be opened."""
+    opens = dt.date.today() + dt.timedelta(days=30)
+    return (
+        "waves", "create", "--survey", SURVEY, "--wave", wave, "--version", "2015",
+        "--opens", opens.isoformat(), "--closes", (opens + dt.timedelta(days=30)).isoformat(),
+    )  # fmt: skip
+
+
+def _wave(action: str, wave: str) -> tuple[str, ...]:
+    group = "codes" if action == "issue" else "waves"
+    return (group, action, "--survey", SURVEY, "--wave", wave)
 
 
 def test_upgrade_seed_and_manage_waves(empty_database_url: str) -> None:
@@ -33,25 +55,70 @@ def test_upgrade_seed_and_manage_waves(empty_database_url: str) -> None:
     assert [line.split()[0] for line in lines] == ["2014", "2015", "2016"]
     assert lines[2].endswith("open")
 
-    create_2017 = (
-        "waves", "create", "--survey", "coventry-supervision", "--wave", "2017",
-        "--version", "2015", "--opens", "2017-10-01", "--closes", "2017-10-31",
-    )  # fmt: skip
-    created = _run(url, *create_2017)
+    created = _run(url, *_create("2030"))
     assert created.exit_code == 0, created.output
-    duplicate = _run(url, *create_2017)
+    duplicate = _run(url, *_create("2030"))
     assert duplicate.exit_code == 1
-    assert "already has a wave '2017'" in duplicate.output
-    assert (
-        _run(url, "waves", "open", "--survey", "coventry-supervision", "--wave", "2017").exit_code
-        == 0
-    )
-    closed = _run(url, "waves", "close", "--survey", "coventry-supervision", "--wave", "2017")
+    assert "already has a wave '2030'" in duplicate.output
+    assert _run(url, *_wave("open", "2030")).exit_code == 0
+    closed = _run(url, *_wave("close", "2030"))
     assert "now closed" in closed.output
-    missing = _run(url, "waves", "open", "--survey", "coventry-supervision", "--wave", "1900")
+    reopened = _run(url, *_wave("open", "2030"))
+    assert reopened.exit_code == 1
+    assert "a closed wave never reopens" in reopened.output
+    past = _run(url, *_wave("open", "2014"))
+    assert past.exit_code == 1 and "is closed" in past.output
+    missing = _run(url, *_wave("open", "1900"))
     assert missing.exit_code == 1
     assert "no wave '1900'" in missing.output
 
     downgraded = _run(url, "db", "downgrade", "--revision", "base")
     assert downgraded.exit_code == 0
     assert "base" in downgraded.output
+
+
+def test_what_the_command_line_changes_is_in_the_audit_log(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Who ran it (as the system knows them), what and on what; never a password, token or
+    code."""
+    definitions = sorted(str(path) for path in COVENTRY_DIR.glob("*.yaml"))
+    assert _run(database_url, "definitions", "publish", *definitions).exit_code == 0
+    assert _run(database_url, *_create("2030")).exit_code == 0
+    assert _run(database_url, *_wave("open", "2030")).exit_code == 0
+    assert _run(database_url, *_wave("close", "2030")).exit_code == 0
+    assert _run(database_url, *_wave("open", "2030")).exit_code == 1  # refused: not recorded
+    assert _run(database_url, *_create("2031")).exit_code == 0
+    codes_file = tmp_path / "codes.csv"
+    issued = _run(database_url, *_wave("issue", "2031"), "--count", "3", "--out", str(codes_file))
+    assert issued.exit_code == 0, issued.output
+    hr = ("--email", "hr@example.org")
+    password = _run(database_url, "users", "create", *hr, "--role", "hr", "--generate")
+    token = _run(database_url, "tokens", "create", *hr)
+    secrets = [password.output.split()[-1], token.output.split()[-1]]
+    secrets += codes_file.read_text().split()[1:]
+
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        columns = ("actor_id", "actor_email", "action", "target", "details")
+        events = connection.execute(
+            select(*(getattr(AuditEvent, column) for column in columns)).order_by(AuditEvent.id)
+        ).all()
+    engine.dispose()
+    assert [(action, target) for _, _, action, target, _ in events] == [
+        ("definition_published", f"{SURVEY}/2014"),
+        ("definition_published", f"{SURVEY}/2015"),
+        ("wave_created", f"{SURVEY}/2030"),
+        ("wave_opened", f"{SURVEY}/2030"),
+        ("wave_closed", f"{SURVEY}/2030"),
+        ("wave_created", f"{SURVEY}/2031"),
+        ("codes_issued", f"{SURVEY}/2031"),
+        ("user_created", "hr@example.org"),
+        ("token_created", "hr@example.org"),
+    ]
+    assert {(actor_id, actor) for actor_id, actor, *_ in events} == {
+        (None, f"command line ({getpass.getuser()})")
+    }
+    assert events[6].details == {"count": 3}
+    logged = repr(events)
+    assert len(secrets) == 5 and not [secret for secret in secrets if secret in logged]

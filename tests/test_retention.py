@@ -144,17 +144,46 @@ def test_apply_deletes_exactly_the_old_waves_responses_and_closed_waves_leftover
     settings: Settings, session_factory: sessionmaker[Session], waves: dict[str, int]
 ) -> None:
     before = every_row(settings.database_url)
-    sweeps = apply_retention(session_factory, today=TODAY, retention_years=5, dry_run=False)
+    sweeps = apply_retention(
+        session_factory, today=TODAY, retention_years=5, dry_run=False, actor="command line (ops)"
+    )
 
     after = every_row(settings.database_url)
+    logged = after["audit_events"]
+    events = _new_audit_events(before, after)
     assert after == _expected_after(
         before, leftovers_of=[waves["2014"], waves["2015"]], responses_of=[waves["2014"]]
     )
     assert len(after["responses"]) == 4  # 2015's two and 2016's two
     assert sweeps[0].rows["responses"] == 3
     assert len(after["waves"]) == 3  # a wave keeps its dates and headcounts
+    assert [(e["actor_email"], e["action"], e["target"], e["details"]) for e in events] == [
+        (
+            "command line (ops)",
+            "retention_applied",
+            f"{SURVEY}/2014",
+            {
+                "responses_expired": True,
+                **{what.replace(" ", "_"): n for what, n in sweeps[0].rows.items()},
+            },
+        ),
+        (
+            "command line (ops)",
+            "retention_applied",
+            f"{SURVEY}/2015",
+            {"responses_expired": False, "drafts": 1, "unused_access_codes": 2},
+        ),
+    ]
     again = apply_retention(session_factory, today=TODAY, retention_years=5, dry_run=False)
     assert all(count == 0 for sweep in again for count in sweep.rows.values())
+    assert every_row(settings.database_url)["audit_events"] == logged  # nothing went: no event
+
+
+def _new_audit_events(before: Rows, after: Rows) -> list[dict[str, object]]:
+    """Taken out of `after`, so the rest can be compared with what was expected; by wave."""
+    new = [event for event in after.pop("audit_events") if event not in before["audit_events"]]
+    after["audit_events"] = before["audit_events"]
+    return sorted(new, key=lambda event: str(event["target"]))
 
 
 def test_without_a_retention_period_every_response_is_kept(
@@ -162,7 +191,12 @@ def test_without_a_retention_period_every_response_is_kept(
 ) -> None:
     before = every_row(settings.database_url)
     apply_retention(session_factory, today=TODAY, retention_years=None, dry_run=False)
-    assert every_row(settings.database_url) == _expected_after(
+    after = every_row(settings.database_url)
+    assert [event["details"] for event in _new_audit_events(before, after)] == [
+        {"responses_expired": False, "drafts": 2, "unused_access_codes": 3},
+        {"responses_expired": False, "drafts": 1, "unused_access_codes": 2},
+    ]
+    assert after == _expected_after(
         before, leftovers_of=[waves["2014"], waves["2015"]], responses_of=[]
     )
 

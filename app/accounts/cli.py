@@ -17,6 +17,7 @@ from app.accounts.service import (
     generate_password,
     get_user,
 )
+from app.admin.audit import AuditAction, command_line_actor, record
 from app.config import Settings
 from app.db import make_engine, make_session_factory, transaction
 
@@ -52,6 +53,13 @@ def users_create(
             user = create_user(
                 session=session, email=email, roles=[r.value for r in role], password=password
             )
+            record(
+                session=session,
+                actor=command_line_actor(),
+                action=AuditAction.user_created,
+                target=user.email,
+                roles=user.roles,
+            )
             summary = f"created {user.email} with role(s) {', '.join(user.roles)}"
     except AccountError as error:
         _fail(str(error))
@@ -75,6 +83,13 @@ def tokens_create(
             if user is None:
                 raise AccountError(f"There is no account for {email.strip().lower()}.")
             value = create_token(session=session, user=user, name=name)
+            record(
+                session=session,
+                actor=command_line_actor(),
+                action=AuditAction.token_created,
+                target=user.email,
+                name=name,
+            )
     except AccountError as error:
         _fail(str(error))
     typer.echo(f"token for {email.strip().lower()} (shown once, store it now):")

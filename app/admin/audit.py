@@ -4,6 +4,7 @@ it describes, so the log holds exactly the changes that happened."""
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -28,6 +29,8 @@ class AuditAction(StrEnum):
     roles_changed = "roles_changed"
     user_unlocked = "user_unlocked"
     user_removed = "user_removed"
+    token_created = "token_created"
+    retention_applied = "retention_applied"
 
     @property
     def label(self) -> str:
@@ -46,23 +49,34 @@ _LABELS = {
     AuditAction.roles_changed: "Changed an account's roles",
     AuditAction.user_unlocked: "Unlocked an account",
     AuditAction.user_removed: "Removed an account",
+    AuditAction.token_created: "Created an API token",
+    AuditAction.retention_applied: "Deleted what retention no longer keeps",
 }
 
 
 def record(
-    *, session: Session, actor: User, action: AuditAction, target: str, **details: Detail
+    *, session: Session, actor: User | str, action: AuditAction, target: str, **details: Detail
 ) -> None:
+    """`actor`: the signed-in account, or for the command line `command_line_actor()`."""
     session.add(
         AuditEvent(
             occurred_at=dt.datetime.now(dt.UTC),
-            actor_id=actor.id,
-            actor_email=actor.email,
+            actor_id=actor.id if isinstance(actor, User) else None,
+            actor_email=actor.email if isinstance(actor, User) else actor,
             action=action.value,
             target=target,
             details=details,
         )
     )
     session.flush()
+
+
+def command_line_actor() -> str:
+    """Who ran a command, as the operating system knows them: the command line has no account."""
+    try:
+        return f"command line ({getpass.getuser()})"
+    except (KeyError, OSError):  # no name for this uid, as in some containers
+        return "command line"
 
 
 def recent_events(*, session: Session, limit: int = 200) -> list[AuditEvent]:

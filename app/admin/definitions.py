@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
-from app.admin.audit import AuditAction, record
+from app.admin.service import publish_and_record
 from app.admin.web import (
     AdminUser,
     FormDep,
@@ -38,7 +38,7 @@ from app.surveys.definitions import (
     content_hash,
     resolve_questions,
 )
-from app.surveys.service import PublishRefused, publish_definition, published_version
+from app.surveys.service import PublishRefused, published_version
 from app.surveys.validation import check_against_previous, check_definition, parse_definition
 
 router = APIRouter()
@@ -180,17 +180,8 @@ def publish(
     if checked.definition is None or checked.problems:
         return _page(request, settings, user, checked)
     try:
-        version, outcome = publish_definition(session=session, definition=checked.definition)
+        _, outcome = publish_and_record(session=session, actor=user, definition=checked.definition)
     except PublishRefused as refused:
         session.rollback()
         return _page(request, settings, user, checked, [FormError("publish", str(refused))])
-    record(
-        session=session,
-        actor=user,
-        action=AuditAction.definition_published,
-        target=f"{checked.definition.survey}/{version.key}",
-        outcome=outcome.value,
-        questions=len(resolve_questions(checked.definition)),
-        teams=len(checked.definition.population.teams),
-    )
     return RedirectResponse(f"/admin?done={outcome.value}", status_code=303)

@@ -23,6 +23,7 @@ class AuditEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     """Cleared when the account is removed (its id may be given to a new one); the email stays."""
     actor_email: Mapped[str] = mapped_column(String(254))
+    """The account's email, or "command line (user)" for a command run on the server."""
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(300))
     """What was acted on: "coventry-supervision/2016" (a version or wave), or an account's email."""

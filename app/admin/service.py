@@ -1,6 +1,7 @@
-"""The survey owner's changes, with the rules the pages must not be able to get round: a wave's
-threshold and headcounts are fixed once its results can be shown, a closed wave never reopens,
-and an admin cannot take away their own admin role or account."""
+"""The survey owner's changes, with the rules neither the pages nor the command line may get
+round: a wave's threshold and headcounts are fixed once its results can be shown, a closed wave
+never reopens, and an admin cannot take away their own admin role or account. Publishing,
+creating, opening and closing are recorded in the audit log here, whoever asks."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.accounts.models import Role, User
 from app.accounts.service import check_roles
+from app.admin.audit import AuditAction, record
 from app.models import AccessCode, Headcount, Response, Survey, SurveyVersion, Wave, WaveStatus
 from app.responses.service import OpenedWave, load_wave, wave_state
-from app.surveys.service import set_wave_status
+from app.surveys import service as surveys
+from app.surveys.definitions import SurveyDefinition, resolve_questions
+from app.surveys.service import PublishOutcome, set_wave_status
 
 THRESHOLD_LIMITS = (2, 1000)
 HEADCOUNT_LIMIT = 1_000_000
@@ -104,7 +108,57 @@ def _rows_of_wave(session: Session, wave_column: InstrumentedAttribute[int], wav
     return session.scalar(select(func.count()).where(wave_column == wave_id)) or 0
 
 
-def open_wave(*, session: Session, summary: WaveSummary) -> None:
+def publish_and_record(
+    *, session: Session, actor: User | str, definition: SurveyDefinition
+) -> tuple[SurveyVersion, PublishOutcome]:
+    """Raises `PublishRefused` for a version with responses whose content would change."""
+    version, outcome = surveys.publish_definition(session=session, definition=definition)
+    record(
+        session=session,
+        actor=actor,
+        action=AuditAction.definition_published,
+        target=f"{definition.survey}/{version.key}",
+        outcome=outcome.value,
+        questions=len(resolve_questions(definition)),
+        teams=len(definition.population.teams),
+    )
+    return version, outcome
+
+
+def create_wave(
+    *,
+    session: Session,
+    actor: User | str,
+    survey_key: str,
+    wave_key: str,
+    version_key: str,
+    opens_on: dt.date,
+    closes_on: dt.date,
+    access_codes_required: bool = False,
+) -> Wave:
+    wave = surveys.create_wave(
+        session=session,
+        survey_key=survey_key,
+        wave_key=wave_key,
+        version_key=version_key,
+        opens_on=opens_on,
+        closes_on=closes_on,
+    )
+    wave.access_codes_required = access_codes_required
+    record(
+        session=session,
+        actor=actor,
+        action=AuditAction.wave_created,
+        target=f"{survey_key}/{wave.key}",
+        version=version_key,
+        opens_on=opens_on.isoformat(),
+        closes_on=closes_on.isoformat(),
+        access_codes_required=access_codes_required,
+    )
+    return wave
+
+
+def open_wave(*, session: Session, summary: WaveSummary, actor: User | str) -> None:
     if not summary.can_open:
         raise ActionRefused(
             f"Wave {summary.wave.key} is {summary.wave.status}: only a scheduled wave can open "
@@ -121,9 +175,16 @@ def open_wave(*, session: Session, summary: WaveSummary) -> None:
         wave_key=summary.wave.key,
         status=WaveStatus.open,
     )
+    record(
+        session=session,
+        actor=actor,
+        action=AuditAction.wave_opened,
+        target=summary.target,
+        status_before=summary.wave.status,
+    )
 
 
-def close_wave(*, session: Session, summary: WaveSummary) -> None:
+def close_wave(*, session: Session, summary: WaveSummary, actor: User | str) -> None:
     """Closing deletes the wave's unfinished drafts: nobody could send them any more."""
     if not summary.can_close:
         raise ActionRefused(f"Wave {summary.wave.key} is already closed.")
@@ -132,6 +193,14 @@ def close_wave(*, session: Session, summary: WaveSummary) -> None:
         survey_key=summary.survey_key,
         wave_key=summary.wave.key,
         status=WaveStatus.closed,
+    )
+    record(
+        session=session,
+        actor=actor,
+        action=AuditAction.wave_closed,
+        target=summary.target,
+        status_before=summary.wave.status,
+        responses=summary.responses,
     )
 
 

@@ -24,6 +24,7 @@ from app.admin.service import (
     ActionRefused,
     WaveSummary,
     close_wave,
+    create_wave,
     open_wave,
     save_headcounts,
     set_threshold,
@@ -42,7 +43,6 @@ from app.config import Settings
 from app.deps import SessionDep, SettingsDep, TodayDep, commits_in_thread
 from app.models import Headcount, Survey, SurveyVersion, Team, Wave
 from app.responses.codes import issue_codes
-from app.surveys.service import create_wave
 
 router = APIRouter()
 
@@ -154,22 +154,13 @@ def create(
         return _new_wave_page(request, settings, user, session, values, errors)
     wave = create_wave(
         session=session,
+        actor=user,
         survey_key=survey_key,
         wave_key=values["key"],
         version_key=version_key,
         opens_on=opens_on,
         closes_on=closes_on,
-    )
-    wave.access_codes_required = values["codes"] == "yes"
-    record(
-        session=session,
-        actor=user,
-        action=AuditAction.wave_created,
-        target=f"{survey_key}/{wave.key}",
-        version=version_key,
-        opens_on=opens_on.isoformat(),
-        closes_on=closes_on.isoformat(),
-        access_codes_required=wave.access_codes_required,
+        access_codes_required=values["codes"] == "yes",
     )
     return _redirect(f"/admin/surveys/{survey_key}/waves/{wave.key}", "created")
 
@@ -217,16 +208,9 @@ def open_(
     form: FormDep,
 ) -> Response:
     try:
-        open_wave(session=session, summary=summary)
+        open_wave(session=session, summary=summary, actor=user)
     except ActionRefused as refused:
         return _wave_page(request, settings, user, summary, [FormError("status", str(refused))])
-    record(
-        session=session,
-        actor=user,
-        action=AuditAction.wave_opened,
-        target=summary.target,
-        status_before=summary.wave.status,
-    )
     return _redirect(_wave_url(summary), "opened")
 
 
@@ -244,17 +228,9 @@ def close(
         error = FormError("confirm", "Confirm that unfinished drafts will be deleted")
         return _wave_page(request, settings, user, summary, [error])
     try:
-        close_wave(session=session, summary=summary)
+        close_wave(session=session, summary=summary, actor=user)
     except ActionRefused as refused:
         return _wave_page(request, settings, user, summary, [FormError("status", str(refused))])
-    record(
-        session=session,
-        actor=user,
-        action=AuditAction.wave_closed,
-        target=summary.target,
-        status_before=summary.wave.status,
-        responses=summary.responses,
-    )
     return _redirect(_wave_url(summary), "closed")
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Connection, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.admin.audit import AuditAction, record
 from app.db import transaction
 from app.models import (
     AccessCode,
@@ -63,8 +64,10 @@ def apply_retention(
     today: dt.date,
     retention_years: int | None,
     dry_run: bool,
+    actor: str = "retention",
 ) -> list[WaveSweep]:
-    """Sweep every closed wave, each in its own transaction; a dry run only counts."""
+    """Sweep every closed wave, each in its own transaction; a dry run only counts. What is
+    deleted is recorded in the audit log as `actor`'s doing, in the same transaction."""
     with transaction(factory) as session:
         waves = [
             (survey_key, wave)
@@ -79,6 +82,15 @@ def apply_retention(
         expired = cutoff is not None and wave.closes_on < cutoff
         with transaction(factory) as session:
             rows = _sweep(session.connection(), _targets(wave.id, expired), dry_run=dry_run)
+            if not dry_run and any(rows.values()):
+                record(
+                    session=session,
+                    actor=actor,
+                    action=AuditAction.retention_applied,
+                    target=f"{survey_key}/{wave.key}",
+                    responses_expired=expired,
+                    **{what.replace(" ", "_"): count for what, count in rows.items()},
+                )
         sweeps.append(
             WaveSweep(
                 survey=survey_key,
