@@ -28,12 +28,14 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 DEFAULT_THRESHOLD = 5
 """The smallest group whose figures may be shown, unless a survey sets its own `k`."""
@@ -54,8 +56,33 @@ under a shown total of `k`, could only be 0 and `k`."""
 FIGURES = ("base", "count", "share", "positive_count", "positive_share")
 """Columns withheld with their group. All but `base` are hidden in a banded group too."""
 
+METHOD_MILP = "milp"
+"""Complements chosen by a mixed-integer programme that withholds as little as it can."""
+METHOD_GREEDY = "greedy"
+"""Complements chosen by rule 2's next smallest, where a programme ran out of time."""
+MILP_TIME_LIMIT = 20.0
+"""Seconds one programme may take before a pattern falls back to `METHOD_GREEDY`."""
+
 Group = tuple[str, str]
 IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where one question's figures are another's, so that their patterns must agree.
+
+    `respondents`: the pseudo question (in `table`) whose one option counts each group's
+    respondents. Every question's base is at most that count, and equal to it for a question
+    everyone answers, so a group withheld there is withheld in every question.
+
+    `routed_by`: for each question shown only after certain answers (a routing condition, or an
+    audience), the questions those answers are to. Its base in a group is (or is bounded by) a
+    count of theirs in the same group, so each withheld group of either is withheld in both:
+    questions linked this way share one pattern.
+    """
+
+    respondents: str | None = None
+    routed_by: Mapping[str, Collection[str]] = field(default_factory=dict)
 
 
 class RemainderBelowThreshold(Exception):
@@ -68,6 +95,8 @@ def suppress(
     k: int = DEFAULT_THRESHOLD,
     linked_teams: Mapping[str, Collection[str]] | None = None,
     band_under_2k: bool = False,
+    links: Links | None = None,
+    time_limit: float = MILP_TIME_LIMIT,
 ) -> pd.DataFrame:
     """Withhold every figure that would show, or let a user work out, a group under `k`.
 
@@ -86,9 +115,15 @@ def suppress(
     such as the successors of a split team. Pass every linked group of the wave to every call,
     so that all of the wave's views share one pattern.
 
+    `links` says which questions share numbers (see `Links`): their patterns are then chosen
+    together. `time_limit` bounds each mixed-integer programme, in seconds; past it the pattern
+    falls back to rule 2's next-smallest choice.
+
     Returns `table` with `FIGURES` made nullable and set to NA where hidden, plus `withheld`
     (bool), `reason` (`BELOW_THRESHOLD`, `COMPLEMENTARY` or NA), `banded` (bool), `band` (the
     option's band, or `MARKER`, for a banded group) and, with `positive`, `positive_band`.
+    `attrs["suppression_method"]` says how the complements were chosen: `METHOD_MILP`, or
+    `METHOD_GREEDY` where a programme ran out of time.
     """
     assert isinstance(k, int) and k >= 1, "k is a whole number of people"
     assert {"team", "role", "count"} <= set(table.columns), "need team, role and count"
@@ -100,15 +135,26 @@ def suppress(
     assert not table.duplicated(keys).any(), f"one row per {', '.join(keys)}"
 
     rows = table.reset_index(drop=True)
-    questions = rows.groupby("question", sort=False) if "question" in rows else [(None, rows)]
+    questions = list(rows.groupby("question", sort=False)) if "question" in rows else [(None, rows)]
+    parsed = {question: _parse(one, linked) for question, one in questions}
+    reasons, method = _patterns(
+        {question: table_ for question, (table_, *_) in parsed.items()},
+        k=k,
+        links=links or Links(),
+        time_limit=time_limit,
+    )
     states = pd.concat(
-        [_question_state(one, k=k, linked=linked, band=band_under_2k) for _, one in questions]
+        [
+            _state(parsed[question], one, k=k, reasons=reasons[question], band=band_under_2k)
+            for question, one in questions
+        ]
     )
     suppressed = pd.concat([table, states.sort_index().set_axis(table.index)], axis=1)
     for column in FIGURES:
         if column in suppressed:
             hidden = suppressed["withheld"] | (suppressed["banded"] & (column != "base"))
             suppressed[column] = _nullable(suppressed[column]).mask(hidden)
+    suppressed.attrs["suppression_method"] = method
     return suppressed
 
 
@@ -176,10 +222,11 @@ class _Table:
         return plus, minus
 
 
-def _question_state(
-    rows: pd.DataFrame, *, k: int, linked: dict[str, tuple[str, ...]], band: bool
-) -> pd.DataFrame:
-    """Each row's state, for one question's table."""
+_Parsed = tuple["_Table", npt.NDArray[np.int64], npt.NDArray[np.int64], list[object]]
+"""A question's table, each row's group and option, and the options in order."""
+
+
+def _parse(rows: pd.DataFrame, linked: dict[str, tuple[str, ...]]) -> _Parsed:
     keys = list(zip(rows["team"], rows["role"], strict=True))
     index = {key: i for i, key in enumerate(dict.fromkeys(keys))}
     groups, group_of_row = list(index), np.array([index[key] for key in keys])
@@ -194,12 +241,18 @@ def _question_state(
         assert (rows["base"].to_numpy() == counts.sum(axis=1)[group_of_row]).all(), (
             "base = sum of counts"
         )
-    table = _table(groups, counts, linked)
+    return _table(groups, counts, linked), group_of_row, option_of_row, list(options)
 
-    reasons = _withheld(table, k)
+
+def _state(
+    parsed: _Parsed, rows: pd.DataFrame, *, k: int, reasons: dict[int, str], band: bool
+) -> pd.DataFrame:
+    """Each row's state, for one question's table and its chosen pattern."""
+    table, group_of_row, option_of_row, options = parsed
     banded = _banded(table, k, reasons) if band else set()
     withheld_row = np.isin(group_of_row, list(reasons))
     banded_row = np.isin(group_of_row, list(banded))
+    counts = table.counts
     state = pd.DataFrame(
         {
             "withheld": withheld_row,
@@ -257,16 +310,164 @@ def _table(groups: list[Group], counts: IntArray, linked: dict[str, tuple[str, .
     return _Table(counts, tuple(lines), index[(ALL, ALL)])
 
 
-def _withheld(table: _Table, k: int) -> dict[int, str]:
-    """Rules 1 to 3: each withheld group with its reason."""
-    reasons = {int(g): BELOW_THRESHOLD for g in np.flatnonzero(table.base < k)}
-    passed: dict[int, IntArray] = {}
+def _patterns(
+    tables: Mapping[object, _Table], *, k: int, links: Links, time_limit: float
+) -> tuple[dict[object, dict[int, str]], str]:
+    """Each question's withheld groups with their reasons, and the method that chose them.
+
+    The respondents' pattern comes first, since every question must withhold what it
+    withholds; then each set of questions linked by routing gets one pattern of its own.
+    """
+    respondents = links.respondents if links.respondents in tables else None
+    others = [q for q in tables if respondents is None or q != respondents]
+    chosen: dict[object, set[int]] = {}
+    methods = set()
+    if respondents is not None:
+        hidden, method = _unit_pattern([tables[respondents]], set(), k, time_limit)
+        chosen[respondents] = hidden
+        methods.add(method)
+    everywhere = chosen.get(respondents, set())
+    for unit in _linked_units(others, links.routed_by):
+        hidden, method = _unit_pattern([tables[q] for q in unit], everywhere, k, time_limit)
+        chosen |= dict.fromkeys(unit, hidden)
+        methods.add(method)
+    reasons = {
+        question: {
+            g: BELOW_THRESHOLD if tables[question].base[g] < k else COMPLEMENTARY
+            for g in sorted(hidden)
+        }
+        for question, hidden in chosen.items()
+    }
+    return reasons, METHOD_GREEDY if METHOD_GREEDY in methods else METHOD_MILP
+
+
+def _linked_units(
+    questions: list[object], routed_by: Mapping[str, Collection[str]]
+) -> list[list[object]]:
+    """The questions in sets joined by routing, each set in questionnaire order."""
+    parent = {q: q for q in questions}
+
+    def root(q: object) -> object:
+        while parent[q] != q:
+            parent[q] = parent[parent[q]]
+            q = parent[q]
+        return q
+
+    for routed, by in routed_by.items():
+        for question in by:
+            if routed in parent and question in parent:
+                parent[root(routed)] = root(question)
+    units: dict[object, list[object]] = {}
+    for q in questions:
+        units.setdefault(root(q), []).append(q)
+    return list(units.values())
+
+
+def _unit_pattern(
+    tables: list[_Table], forced: set[int], k: int, time_limit: float
+) -> tuple[set[int], str]:
+    """One pattern for tables of the same groups: primary (a base under `k` in any of them),
+    the least-loss complements, then the audit of each table, whose every failure becomes a
+    cut (one more of the weak group's shown neighbours) for the next programme."""
+    primary = forced | {int(g) for t in tables for g in np.flatnonzero(t.base < k)}
+    cuts: list[list[int]] = []
     while True:
-        _complete_lines(table, k, reasons)
-        weak = _first_unprotected(table, k, reasons, passed)
+        hidden = _least_loss(tables, primary, k, cuts, time_limit)
+        if hidden is None:
+            return _next_smallest(tables, primary, k), METHOD_GREEDY
+        weak = _weakest(tables, hidden, k)
         if weak is None:
-            return reasons
-        reasons[_smallest_shown_neighbour(table, weak, reasons)] = COMPLEMENTARY
+            return hidden, METHOD_MILP
+        table, group = weak
+        cuts.append(_shown_neighbours(table, group, hidden))
+
+
+def _weakest(tables: list[_Table], hidden: set[int], k: int) -> tuple[_Table, int] | None:
+    for table in tables:
+        reasons = {g: BELOW_THRESHOLD if table.base[g] < k else COMPLEMENTARY for g in hidden}
+        weak = _first_unprotected(table, k, reasons, {})
+        if weak is not None:
+            return table, weak
+    return None
+
+
+def _least_loss(
+    tables: list[_Table], primary: set[int], k: int, cuts: list[list[int]], time_limit: float
+) -> set[int] | None:
+    """The cheapest set of groups to withhold, `primary` among them, such that in every line
+    of every table whose total is shown the withheld parts are none, or two or more of `k` or
+    more people together; a withheld total has a withheld part; and each cut has a withheld
+    group. A group costs one, plus its share of the overall: a large group costs more.
+    None when the programme did not finish in time."""
+    first = tables[0]
+    size = len(first.counts)
+    rows: list[dict[int, float]] = []
+    for table in tables:
+        for line in table.lines:
+            total, parts = line.total, line.parts
+            for part in parts:
+                others = {p: 1.0 for p in parts if p != part}
+                rows.append(others | {part: -1.0, total: others.get(total, 0.0) + 1.0})
+                if table.base[part] < k or part in primary:
+                    weights = {p: float(table.base[p]) for p in parts}
+                    weights[part] = weights[part] - k
+                    weights[total] = weights.get(total, 0.0) + k
+                    rows.append(weights)
+            rows.append(dict.fromkeys(parts, 1.0) | {total: -1.0})
+    needs = {tuple(sorted(row.items())): (row, 0.0) for row in rows}
+    needs |= {
+        tuple(sorted(dict.fromkeys(cut, 1.0).items())): (dict.fromkeys(cut, 1.0), 1.0)
+        for cut in cuts
+    }
+    matrix = sparse.lil_array((len(needs), size))
+    bound = np.zeros(len(needs))
+    for i, (row, at_least) in enumerate(needs.values()):
+        bound[i] = at_least
+        for j, value in row.items():
+            matrix[i, j] = value
+    people = sum(table.base for table in tables).astype(float)
+    # Less than one person's share apart, ties go to the group first in the wave's order.
+    order = np.arange(size) / (size * (people[first.overall] + 2.0))
+    cost = 1.0 + (people + order) / (people[first.overall] + 1.0)
+    cost[first.overall] += size  # the overall only when nothing less will do
+    fixed = np.zeros(size)
+    fixed[sorted(primary)] = 1.0
+    result = milp(
+        cost,
+        integrality=np.ones(size),
+        bounds=Bounds(fixed, np.ones(size)),
+        constraints=LinearConstraint(matrix.tocsr(), bound, np.inf),
+        options={"time_limit": time_limit, "mip_rel_gap": 0.0},
+    )
+    if result.status != 0 or result.x is None:
+        return None
+    return {int(g) for g in np.flatnonzero(result.x > 0.5)}
+
+
+def _next_smallest(tables: list[_Table], primary: set[int], k: int) -> set[int]:
+    """Rules 2 and 3 without a programme: the next smallest, line by line, until the audit
+    of every table passes."""
+    reasons = dict.fromkeys(primary, BELOW_THRESHOLD)
+    while True:
+        for table in tables:
+            _complete_lines(table, k, reasons)
+        weak = _weakest(tables, set(reasons), k)
+        if weak is None:
+            return set(reasons)
+        table, group = weak
+        reasons[_smallest_shown_neighbour(table, group, reasons)] = COMPLEMENTARY
+
+
+def _shown_neighbours(table: _Table, group: int, hidden: Collection[int]) -> list[int]:
+    """The shown groups sharing a line with `group` (every shown group, if none does)."""
+    shown = [g for g in range(len(table.counts)) if g not in hidden]
+    near = {
+        p
+        for line in table.lines
+        if group in (line.total, *line.parts)
+        for p in (line.total, *line.parts)
+    }
+    return [g for g in shown if g in near] or shown
 
 
 def _complete_lines(table: _Table, threshold: int, hidden: dict[int, str]) -> None:

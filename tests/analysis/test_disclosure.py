@@ -30,11 +30,18 @@ def teams_beside_overall(*sizes: int, k: int = 5) -> tuple[Shown, ...]:
 
 
 def two_way(cells: list[list[int]], k: int = 5) -> list[list[Shown]]:
-    """A team × role grouping table of these sizes, with its margins (last row and column)."""
-    shown = suppress(_two_way_table(cells), k=k).set_index(["team", "role"])
-    teams = [f"t{t}" for t in range(len(cells))] + [ALL]
-    roles = [f"r{r}" for r in range(len(cells[0]))] + [ALL]
-    return [[_shown(shown.loc[(t, r)]) for r in roles] for t in teams]
+    """A team × role grouping table of these sizes, with its margins (last row and column),
+    checked by the attacker: no withheld size can be narrowed to fewer than `k` values."""
+    suppressed = suppress(_two_way_table(cells), k=k)
+    teams = [f"t{t}" for t in range(len(cells))]
+    roles = [f"r{r}" for r in range(len(cells[0]))]
+    findings = attack(
+        suppressed.assign(option="n", banded=False, base=suppressed["count"]),
+        Population(teams, roles, ["n"]),
+    )
+    assert all(f.width >= k for f in findings if f.option is None), findings
+    shown = suppressed.set_index(["team", "role"])
+    return [[_shown(shown.loc[(t, r)]) for r in [*roles, ALL]] for t in [*teams, ALL]]
 
 
 def _two_way_table(cells: list[list[int]]) -> pd.DataFrame:
@@ -111,8 +118,8 @@ def test_an_overall_under_k_is_withheld_with_everything_in_it(sizes: tuple[int, 
             [[MARKER, MARKER, 8], [MARKER, MARKER, 26], [8, 26, 34]],
         ),
         # Rows and columns each pass rule 2 with six withheld cells in a cycle, in which the
-        # cell of 1 could only be 0 or 1 (see the next test). The audit withholds the 6 beside
-        # it, and the cycle opens.
+        # cell of 1 could only be 0 or 1 (see the next test). The audit's cut asks for one more
+        # withheld cell beside it, the 6, and the cycle opens.
         (
             5,
             [[4, 1, 6], [6, 4, 5], [5, 6, 0]],
@@ -130,13 +137,14 @@ def test_an_overall_under_k_is_withheld_with_everything_in_it(sizes: tuple[int, 
             [[0, 0], [0, 3]],
             [[MARKER, MARKER, MARKER], [MARKER, MARKER, MARKER], [MARKER, MARKER, 3]],
         ),
-        # Rule 2 shows team t0's total (6) and the 6 in t1's last cell: then the 4 could only be
-        # 3 to 6. The audit withholds the team totals, finds the 2 too narrow in turn, and
-        # withholds that 6 as well.
+        # Rule 2 alone would show the 6 in t1's last cell beside team t0's total (6): then the 4
+        # could only be 3 to 6. The least-loss pattern that protects it withholds five cells and
+        # two role margins, where rule 2 with the audit's next smallest withheld six cells and
+        # four margins.
         (
             5,
             [[4, 2, 0], [5, 1, 6]],
-            [[MARKER] * 4, [MARKER] * 4, [9, MARKER, MARKER, 18]],
+            [[MARKER, MARKER, MARKER, 6], [5, MARKER, MARKER, 12], [MARKER, MARKER, 6, 18]],
         ),
     ],
 )
@@ -166,7 +174,8 @@ def test_the_mix_of_answers_is_protected_too() -> None:
     """Bases alone would pass here: the 2 + 6 cells of team t0 can trade people with team t1.
     But role r1 answered only "no" and role r0 only "yes", so any trade must swap a "yes" for
     a "no", which the shown team figures forbid: every cell would be pinned. The audit sees
-    it, and withholds the team figures too."""
+    it, and the cheapest pattern that passes it withholds the team figures and shows the
+    cells of role r1 instead: the 2 can then be anything from 0 to 8."""
     rows = []
     for t, (yes, no) in enumerate([(2, 6), (6, 20)]):
         rows += [(f"t{t}", "r0", "yes", yes), (f"t{t}", "r0", "no", 0)]
@@ -183,9 +192,9 @@ def test_the_mix_of_answers_is_protected_too() -> None:
     shown = suppress(table).drop_duplicates(["team", "role"]).set_index(["team", "role"])
     assert shown["withheld"].to_dict() == {
         ("t0", "r0"): True,
-        ("t0", "r1"): True,
+        ("t0", "r1"): False,
         ("t1", "r0"): True,
-        ("t1", "r1"): True,
+        ("t1", "r1"): False,
         ("t0", ALL): True,
         ("t1", ALL): True,
         (ALL, "r0"): False,
