@@ -96,6 +96,7 @@ def suppress(
     linked_teams: Mapping[str, Collection[str]] | None = None,
     band_under_2k: bool = False,
     links: Links | None = None,
+    withhold: Collection[tuple[object, str, str]] = (),
     time_limit: float = MILP_TIME_LIMIT,
 ) -> pd.DataFrame:
     """Withhold every figure that would show, or let a user work out, a group under `k`.
@@ -116,7 +117,9 @@ def suppress(
     so that all of the wave's views share one pattern.
 
     `links` says which questions share numbers (see `Links`): their patterns are then chosen
-    together. `time_limit` bounds each mixed-integer programme, in seconds; past it the pattern
+    together. `withhold` names (question, team, role) groups to withhold whatever their size:
+    an earlier release's, so that a later one shows nothing it did not. `time_limit` bounds
+    each mixed-integer programme, in seconds; past it the pattern
     falls back to rule 2's next-smallest choice.
 
     Returns `table` with `FIGURES` made nullable and set to NA where hidden, plus `withheld`
@@ -137,10 +140,15 @@ def suppress(
     rows = table.reset_index(drop=True)
     questions = list(rows.groupby("question", sort=False)) if "question" in rows else [(None, rows)]
     parsed = {question: _parse(one, linked) for question, one in questions}
+    forced: dict[object, set[int]] = defaultdict(set)
+    for question, team, role in withhold:
+        if question in parsed:
+            forced[question].add(parsed[question][0].groups.index((team, role)))
     reasons, method = _patterns(
         {question: table_ for question, (table_, *_) in parsed.items()},
         k=k,
         links=links or Links(),
+        forced=forced,
         time_limit=time_limit,
     )
     states = pd.concat(
@@ -156,6 +164,51 @@ def suppress(
             suppressed[column] = _nullable(suppressed[column]).mask(hidden)
     suppressed.attrs["suppression_method"] = method
     return suppressed
+
+
+def audit(
+    table: pd.DataFrame,
+    suppressed: pd.DataFrame,
+    *,
+    k: int,
+    linked_teams: Mapping[str, Collection[str]] | None = None,
+    links: Links | None = None,
+) -> list[str]:
+    """What is wrong with a suppressed table, checked afresh against the exact one: a shown
+    group under `k`, a withheld figure the maximum-flow attack narrows too far, or linked
+    questions whose patterns differ. An empty list is a pass."""
+    links = links or Links()
+    linked = {name: tuple(members) for name, members in (linked_teams or {}).items()}
+    by_question = (
+        list(table.groupby("question", sort=False)) if "question" in table else [(None, table)]
+    )
+    withheld = suppressed["withheld"].astype(bool)
+    hidden: dict[object, set[Group]] = {}
+    problems = []
+    for question, rows in by_question:
+        parsed = _parse(rows.reset_index(drop=True), linked)[0]
+        mask = withheld.loc[rows.index]
+        hidden[question] = set(zip(rows["team"][mask], rows["role"][mask], strict=True))
+        index = {group: i for i, group in enumerate(parsed.groups)}
+        reasons = {
+            index[g]: BELOW_THRESHOLD if parsed.base[index[g]] < k else COMPLEMENTARY
+            for g in hidden[question]
+        }
+        small = [g for g in np.flatnonzero(parsed.base < k) if int(g) not in reasons]
+        if small:
+            problems.append(f"{question}: {len(small)} groups under {k} shown")
+        weak = _first_unprotected(parsed, k, reasons, {})
+        if weak is not None:
+            problems.append(f"{question}: {parsed.groups[weak]} can be narrowed too far")
+    everywhere = hidden.get(links.respondents, set())
+    for question, groups in hidden.items():
+        if not everywhere <= groups:
+            problems.append(f"{question}: shows a group whose number of respondents is withheld")
+    for routed, by in links.routed_by.items():
+        for question in by:
+            if routed in hidden and question in hidden and hidden[routed] != hidden[question]:
+                problems.append(f"{routed}: withholds other groups than {question}, its routing")
+    return problems
 
 
 def for_readers(suppressed: pd.DataFrame) -> pd.DataFrame:
@@ -200,6 +253,7 @@ class _Line:
 
 @dataclass(frozen=True)
 class _Table:
+    groups: list[Group]
     counts: IntArray  # group × option
     lines: tuple[_Line, ...]
     overall: int
@@ -307,11 +361,16 @@ def _table(groups: list[Group], counts: IntArray, linked: dict[str, tuple[str, .
         add((t, ALL), [(t, r) for r in roles], +1)
     for r in roles:
         add((ALL, r), [(t, r) for t in teams], -1)
-    return _Table(counts, tuple(lines), index[(ALL, ALL)])
+    return _Table(groups, counts, tuple(lines), index[(ALL, ALL)])
 
 
 def _patterns(
-    tables: Mapping[object, _Table], *, k: int, links: Links, time_limit: float
+    tables: Mapping[object, _Table],
+    *,
+    k: int,
+    links: Links,
+    forced: Mapping[object, set[int]],
+    time_limit: float,
 ) -> tuple[dict[object, dict[int, str]], str]:
     """Each question's withheld groups with their reasons, and the method that chose them.
 
@@ -323,12 +382,15 @@ def _patterns(
     chosen: dict[object, set[int]] = {}
     methods = set()
     if respondents is not None:
-        hidden, method = _unit_pattern([tables[respondents]], set(), k, time_limit)
+        hidden, method = _unit_pattern(
+            [tables[respondents]], forced.get(respondents, set()), k, time_limit
+        )
         chosen[respondents] = hidden
         methods.add(method)
     everywhere = chosen.get(respondents, set())
     for unit in _linked_units(others, links.routed_by):
-        hidden, method = _unit_pattern([tables[q] for q in unit], everywhere, k, time_limit)
+        must = everywhere.union(*(forced.get(q, set()) for q in unit))
+        hidden, method = _unit_pattern([tables[q] for q in unit], must, k, time_limit)
         chosen |= dict.fromkeys(unit, hidden)
         methods.add(method)
     reasons = {

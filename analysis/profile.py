@@ -28,13 +28,26 @@ def response_profile(
     `reason`. Percentages are text rounded half up, `MARKER` where withheld.
     """
     assert not groups["group"].duplicated().any() and ALL not in set(groups["group"])
-    with_headcount = "headcount" in groups
-    assert not with_headcount or (groups["headcount"] > 0).all(), "a team has staff"
     total = groups.drop(columns="group").sum().to_frame().T.assign(group=ALL)
     table = pd.concat([groups, total], ignore_index=True)
     table["respondents"] = table["respondents"].astype("int64")
     shown = suppress(table.assign(team=table["group"], role=ALL, count=table["respondents"]), k=k)
-    respondents = shown["count"]
+    return released_profile(
+        table.assign(
+            respondents=shown["count"], withheld=shown["withheld"], reason=shown["reason"]
+        ),
+        one_person_decimals=one_person_decimals,
+    )
+
+
+def released_profile(table: pd.DataFrame, *, one_person_decimals: int = 0) -> pd.DataFrame:
+    """`response_profile` of respondents already suppressed (a release's): `table` holds
+    `group` (the total as `ALL`), `respondents` (NA where withheld), `withheld`, `reason`, and
+    optionally `headcount`."""
+    with_headcount = "headcount" in table
+    assert not with_headcount or (table["headcount"] > 0).all(), "a team has staff"
+    table = table.reset_index(drop=True)
+    respondents = table["respondents"].astype("Int64")
     profile = pd.DataFrame(
         {
             "group": table["group"],
@@ -43,8 +56,8 @@ def response_profile(
             "one_person_pct": _percents(
                 pd.Series(1, index=table.index), respondents, one_person_decimals
             ),
-            "withheld": shown["withheld"],
-            "reason": shown["reason"],
+            "withheld": table["withheld"].astype(bool),
+            "reason": table["reason"],
         }
     )
     if with_headcount:

@@ -26,6 +26,7 @@ def tabulate(
     teams: Sequence[str],
     roles: Sequence[str],
     linked_teams: Mapping[str, Collection[str]] | None = None,
+    team_by_role: bool = True,
 ) -> pd.DataFrame:
     """Every group's exact results for every question, before suppression.
 
@@ -34,6 +35,7 @@ def tabulate(
     every option of every question to report. `teams` and `roles`: the wave's whole population,
     so that a group nobody answered for is a row too (withheld later, never missing, since a
     missing row would say 0). `linked_teams`: groups of teams also reported as one.
+    `team_by_role`: whether the team × role grouping cells are rows too, or only the margins.
 
     Returns one row per (`question`, `team`, `role`, `option`) of the options in the base, with
     `label`, `position`, `positive`, `count`, `base`, `share` (count / base), `positive_count`,
@@ -59,7 +61,7 @@ def tabulate(
             _summed(cells, ["team"], role=ALL),
             *linked,
             _summed(cells, ["role"], team=ALL),
-            cells,
+            *([cells] if team_by_role else []),
         ],
         ignore_index=True,
     )

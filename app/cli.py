@@ -21,6 +21,7 @@ from app.config import Settings
 from app.db import make_engine, make_session_factory, transaction
 from app.exports.cli import export
 from app.models import WaveStatus
+from app.releases.cli import results_cli
 from app.surveys.definitions import DefinitionError, SurveyDefinition
 from app.surveys.validation import load_definitions
 
@@ -45,6 +46,7 @@ cli.add_typer(codes_cli, name="codes", no_args_is_help=True)
 cli.add_typer(report_cli, name="report", no_args_is_help=True)
 cli.add_typer(users_cli, name="users", no_args_is_help=True)
 cli.add_typer(tokens_cli, name="tokens", no_args_is_help=True)
+cli.add_typer(results_cli, name="results", no_args_is_help=True)
 cli.command("export")(export)
 retention_cli = typer.Typer(help="Delete what closed waves no longer need (RETENTION_YEARS).")
 cli.add_typer(retention_cli, name="retention", no_args_is_help=True)
@@ -302,6 +304,39 @@ def waves_open(survey: SurveyOption, wave: WaveOption) -> None:
 def waves_close(survey: SurveyOption, wave: WaveOption) -> None:
     """Close a wave: it accepts no more responses, and never reopens."""
     _set_status(survey, wave, WaveStatus.closed)
+
+
+@waves_cli.command("breakdowns")
+def waves_breakdowns(
+    survey: SurveyOption,
+    wave: WaveOption,
+    team_role: Annotated[
+        bool,
+        typer.Option(
+            "--team-role/--no-team-role",
+            help="Whether the release shows each team's role groupings (off unless turned on)",
+        ),
+    ],
+) -> None:
+    """Choose the wave's breakdowns before it closes: teams, role groupings and the whole wave
+    are always shown; team × role grouping figures only when turned on."""
+    from app.admin.audit import command_line_actor
+    from app.admin.service import ActionRefused, set_team_role_breakdown, wave_summary
+    from app.deps import local_today
+    from app.surveys.service import NotFound
+
+    settings = Settings()
+    try:
+        with transaction(make_session_factory(make_engine(settings))) as session:
+            summary = wave_summary(
+                session=session, survey_key=survey, wave_key=wave, today=local_today(settings)
+            )
+            set_team_role_breakdown(
+                session=session, summary=summary, on=team_role, actor=command_line_actor()
+            )
+    except (NotFound, ActionRefused) as error:
+        _fail(str(error))
+    typer.echo(f"wave {wave} of {survey}: team × role figures {'on' if team_role else 'off'}")
 
 
 CODES_PER_BATCH = 1000

@@ -35,20 +35,12 @@ class Settings(BaseSettings):
     retention_years: int | None = Field(default=None, ge=1)
     """`retention apply` deletes the responses of waves that closed more than this many years
     ago; unset, every response is kept."""
-    warm_results: bool | None = None
-    """Work out the closed waves' suppressed results in the background as the service starts,
-    so the first reader of the results pages does not wait for them (about ten seconds a wave
-    at Coventry's size); unset, on everywhere but in tests."""
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
             raise ValueError("SECRET_KEY must be set to a random value in production")
         return self
-
-    @property
-    def warms_results(self) -> bool:
-        return self.environment != "test" if self.warm_results is None else self.warm_results
 
     @property
     def is_sqlite(self) -> bool:

@@ -26,7 +26,6 @@ from app.metrics import router as metrics_router
 from app.observability import RequestObservation
 from app.reports.printable import router as printable_router
 from app.reports.router import router as reports_router
-from app.reports.warming import start_warming
 from app.responses.ratelimit import GuessLimiter
 from app.responses.router import router as responses_router
 from app.security import SecurityHeaders
@@ -54,8 +53,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.warms_results:
-            app.state.results_warming = start_warming(app.state.session_factory, settings)
         yield
         engine.dispose()
 

@@ -1,7 +1,8 @@
 """The schema. Alembic migrations in `migrations/` are the only way it reaches a database.
 
-Anonymity is a property of this file: a response row holds a random id, its wave, team, role
-grouping and submission date, nothing else. The tables respondents write to have no row ids on
+Anonymity is a property of this file: a response row holds a random id, its wave, team and role
+grouping, nothing else: no date or time (in a small team, the day someone answered can be known
+to their manager). The tables respondents write to have no row ids on
 SQLite (`sqlite_with_rowid=False`), so their physical order is the random key's, not the order of
 arrival.
 """
@@ -194,6 +195,10 @@ class Wave(Base):
     suppression_threshold: Mapped[int | None] = mapped_column(Integer)
     """`k` for this wave's results, set by the survey owner before the wave closes; when unset,
     the version's."""
+    team_role_breakdown: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Whether the wave's release has team × role grouping figures. Off unless the survey owner
+    turns it on: those groups are mostly of 0 to 3 people, and protecting them costs the teams'
+    own figures."""
 
     survey: Mapped[Survey] = relationship(back_populates="waves")
     version: Mapped[SurveyVersion] = relationship()
@@ -229,8 +234,6 @@ class Response(Base):
     wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"), index=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
     role_grouping_id: Mapped[int] = mapped_column(ForeignKey("role_groupings.id"))
-    submitted_on: Mapped[dt.date] = mapped_column(Date)
-    """The date only: a time of day could be matched to who was at a keyboard."""
 
     answers: Mapped[list[Answer]] = relationship(cascade="all, delete-orphan")
     text_answers: Mapped[list[TextAnswer]] = relationship(cascade="all, delete-orphan")
@@ -311,3 +314,4 @@ class SubmissionReceipt(Base):
 
 from app.accounts import models as _accounts_models  # noqa: E402,F401
 from app.admin import models as _admin_models  # noqa: E402,F401
+from app.releases import models as _release_models  # noqa: E402,F401

@@ -146,7 +146,6 @@ def _bulk(engine: Engine, published: Any, wave_id: int, size: int, rng: random.R
         (published.question_ids[q.key], list(published.option_ids[q.key].values()))
         for q in published.questions
     ]
-    today = dt.date(2026, 6, 1)
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
@@ -155,7 +154,7 @@ def _bulk(engine: Engine, published: Any, wave_id: int, size: int, rng: random.R
             for _ in range(min(BATCH, size - start)):
                 response_id = uuid.UUID(int=rng.getrandbits(128), version=4).hex
                 responses.append(
-                    (response_id, wave_id, rng.choice(teams), rng.choice(roles), today)
+                    (response_id, wave_id, rng.choice(teams), rng.choice(roles))
                 )
                 answers.extend(
                     (response_id, question, rng.choice(options)) for question, options in questions
@@ -163,12 +162,12 @@ def _bulk(engine: Engine, published: Any, wave_id: int, size: int, rng: random.R
             if engine.dialect.name == "postgresql":
                 _copy(
                     cursor,
-                    "responses (id, wave_id, team_id, role_grouping_id, submitted_on)",
+                    "responses (id, wave_id, team_id, role_grouping_id)",
                     responses,
                 )
                 _copy(cursor, "answers (response_id, question_id, option_id)", answers)
             else:
-                cursor.executemany("INSERT INTO responses VALUES (?, ?, ?, ?, ?)", responses)
+                cursor.executemany("INSERT INTO responses VALUES (?, ?, ?, ?)", responses)
                 cursor.executemany("INSERT INTO answers VALUES (?, ?, ?)", answers)
             raw.commit()
         if engine.dialect.name == "postgresql":

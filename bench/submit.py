@@ -96,8 +96,8 @@ def floor(
     """The same rows, straight through the DB-API driver: no validation, no SQLAlchemy, no HTTP."""
     marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
     response_sql = (
-        "INSERT INTO responses (id, wave_id, team_id, role_grouping_id, submitted_on) "
-        f"VALUES ({', '.join([marker] * 5)})"
+        "INSERT INTO responses (id, wave_id, team_id, role_grouping_id) "
+        f"VALUES ({', '.join([marker] * 4)})"
     )
     answer_sql = "INSERT INTO answers (response_id, question_id, option_id) VALUES "
     answer_row = f"({marker}, {marker}, {marker})"
@@ -120,7 +120,6 @@ def floor(
                     wave_id,
                     published.team_ids[submission.team],
                     published.role_ids[submission.role],
-                    TODAY,
                 ),
             )
             rows = [

@@ -31,6 +31,8 @@ class AuditAction(StrEnum):
     user_removed = "user_removed"
     token_created = "token_created"
     retention_applied = "retention_applied"
+    results_released = "results_released"
+    team_role_breakdown_set = "team_role_breakdown_set"
 
     @property
     def label(self) -> str:
@@ -42,6 +44,8 @@ _LABELS = {
     AuditAction.wave_created: "Created a wave",
     AuditAction.wave_opened: "Opened a wave",
     AuditAction.wave_closed: "Closed a wave",
+    AuditAction.results_released: "Released a wave's results",
+    AuditAction.team_role_breakdown_set: "Set a wave's team × role breakdown",
     AuditAction.threshold_set: "Set a wave's threshold",
     AuditAction.headcounts_saved: "Saved headcounts",
     AuditAction.codes_issued: "Issued access codes",

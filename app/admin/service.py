@@ -15,6 +15,7 @@ from app.accounts.models import Role, User
 from app.accounts.service import check_roles
 from app.admin.audit import AuditAction, record
 from app.models import AccessCode, Headcount, Response, Survey, SurveyVersion, Wave, WaveStatus
+from app.releases.service import release
 from app.responses.service import OpenedWave, load_wave, wave_state
 from app.surveys import service as surveys
 from app.surveys.definitions import SurveyDefinition, resolve_questions
@@ -185,7 +186,8 @@ def open_wave(*, session: Session, summary: WaveSummary, actor: User | str) -> N
 
 
 def close_wave(*, session: Session, summary: WaveSummary, actor: User | str) -> None:
-    """Closing deletes the wave's unfinished drafts: nobody could send them any more."""
+    """Closing deletes the wave's unfinished drafts (nobody could send them any more) and
+    releases the wave's results: every figure suppressed once, audited and frozen."""
     if not summary.can_close:
         raise ActionRefused(f"Wave {summary.wave.key} is already closed.")
     set_wave_status(
@@ -202,6 +204,8 @@ def close_wave(*, session: Session, summary: WaveSummary, actor: User | str) -> 
         status_before=summary.wave.status,
         responses=summary.responses,
     )
+    closed = load_wave(session=session, survey_key=summary.survey_key, wave_key=summary.wave.key)
+    release(session=session, wave=closed, actor=actor)
 
 
 def _refuse_once_released(summary: WaveSummary, what: str) -> None:
@@ -210,6 +214,23 @@ def _refuse_once_released(summary: WaveSummary, what: str) -> None:
             f"Wave {summary.wave.key} is closed and its results can be shown, so its {what} "
             "can no longer change."
         )
+
+
+def set_team_role_breakdown(
+    *, session: Session, summary: WaveSummary, on: bool, actor: User | str
+) -> None:
+    """Whether the release will have team × role grouping figures: off by default, since
+    protecting those small cells costs the teams' own figures."""
+    _refuse_once_released(summary, "breakdowns")
+    session.get_one(Wave, summary.wave.id).team_role_breakdown = on
+    session.flush()
+    record(
+        session=session,
+        actor=actor,
+        action=AuditAction.team_role_breakdown_set,
+        target=summary.target,
+        team_role_breakdown=on,
+    )
 
 
 def set_threshold(*, session: Session, summary: WaveSummary, threshold: int) -> None:

@@ -27,6 +27,7 @@ from app.admin.service import (
     create_wave,
     open_wave,
     save_headcounts,
+    set_team_role_breakdown,
     set_threshold,
     wave_summary,
 )
@@ -37,6 +38,7 @@ from app.admin.web import (
     UploadRefused,
     admin_page,
     form_text,
+    form_texts,
     read_upload,
 )
 from app.config import Settings
@@ -265,6 +267,29 @@ def threshold(
         threshold=int(written),
     )
     return _redirect(_wave_url(summary), "threshold")
+
+
+@router.post("/surveys/{survey}/waves/{wave}/breakdowns", response_class=HTMLResponse)
+@commits_in_thread
+def breakdowns(
+    request: Request,
+    summary: WaveDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: AdminUser,
+    form: FormDep,
+) -> Response:
+    try:
+        set_team_role_breakdown(
+            session=session,
+            summary=summary,
+            on="team_role" in form_texts(form, "breakdowns"),
+            actor=user,
+        )
+    except ActionRefused as refused:
+        error = FormError("breakdowns", str(refused))
+        return _wave_page(request, settings, user, summary, [error])
+    return _redirect(_wave_url(summary), "breakdowns")
 
 
 # ------------------------------------------------------------------------- headcounts

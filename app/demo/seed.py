@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
 from app.models import Response, Wave, WaveStatus
-from app.responses.service import SubmissionIn, applies, store_response
+from app.releases.service import ReleaseSummary, release
+from app.responses.service import SubmissionIn, applies, load_wave, store_response
 from app.surveys.definitions import ResolvedQuestion
 from app.surveys.service import (
     NotFound,
@@ -169,7 +170,16 @@ def seed_demo(
             set_wave_status(
                 session=session, survey_key=SURVEY, wave_key=wave_key, status=WaveStatus.closed
             )
-            echo(f"wave {wave_key}: {len(respondents)} synthetic responses stored, wave closed")
+            released = release(
+                session=session,
+                wave=load_wave(session=session, survey_key=SURVEY, wave_key=wave_key),
+                actor=None,
+            )
+            echo(
+                f"wave {wave_key}: {len(respondents)} synthetic responses stored, wave closed, "
+                f"results released ({_withheld_as_complements(released)} team figures withheld "
+                "as complements)"
+            )
 
     with transaction(factory) as session:
         if _find_wave(session, OPEN_WAVE) is None:
@@ -186,6 +196,10 @@ def seed_demo(
                 f"wave {OPEN_WAVE}: open until {today + dt.timedelta(weeks=OPEN_WAVE_WEEKS)}, "
                 "on the 2015 questionnaire, no responses yet"
             )
+
+
+def _withheld_as_complements(released: ReleaseSummary) -> int:
+    return sum(c.withheld_as_complements for c in released.cost if c.breakdown == "team")
 
 
 def _find_wave(session: Session, wave_key: str) -> Wave | None:

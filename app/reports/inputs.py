@@ -70,3 +70,8 @@ def successor_groups(teams: pd.DataFrame) -> dict[str, list[str]]:
         for before in predecessors:
             by_predecessor.setdefault(before, []).append(team)
     return {before: after for before, after in by_predecessor.items() if len(after) > 1}
+
+
+def linked_teams(teams: pd.DataFrame) -> dict[str, list[str]]:
+    """Each split team's successors, shown as one group keyed by their keys joined with "+"."""
+    return {"+".join(members): members for members in successor_groups(teams).values()}

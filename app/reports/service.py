@@ -1,37 +1,30 @@
 """Reports: database counts in, `analysis` in the middle, labelled tables out.
 
-Every figure passes through `analysis.disclosure.suppress`, once per wave and question over every
-breakdown a user can ask for, and then `for_readers`, before anything here labels it for a page,
-the API or a file.
+Every figure of a closed wave is read from its release (`app.releases`), where it was suppressed
+once with every other figure of the wave, and passes through `for_readers` before anything here
+labels it for a page, the API or a file. An open wave shows its response counts only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections import OrderedDict
-from threading import Lock
 from typing import Literal
 
 import pandas as pd
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis.compare import OVERALL, against_overall, consistency, year_on_year
-from analysis.disclosure import (
-    ALL,
-    RemainderBelowThreshold,
-    for_readers,
-    refuse_small_remainder,
-    suppress,
-)
+from analysis.disclosure import ALL, RemainderBelowThreshold, for_readers, refuse_small_remainder
 from analysis.indicators import indicator_values
-from analysis.profile import response_profile
-from analysis.results import breakdown, tabulate, with_display
-from app.models import Response, Survey
-from app.reports.counts import answer_counts, respondent_counts
-from app.reports.inputs import options_frame, population, successor_groups
+from analysis.profile import released_profile, response_profile
+from analysis.results import breakdown, with_display
+from app.models import Survey
+from app.releases.service import RESPONDED, released_figures
+from app.reports.counts import respondent_counts
+from app.reports.inputs import linked_teams, options_frame, population
 from app.responses.service import OpenedWave, load_wave, wave_state
 from app.surveys.definitions import Indicator
 from app.surveys.service import NotFound, get_survey
@@ -49,47 +42,54 @@ class ViewRefused(Exception):
 
 
 def response_rates(
-    *, session: Session, survey_key: str, wave_key: str, by: Literal["team", "role"] = "team"
+    *,
+    session: Session,
+    survey_key: str,
+    wave_key: str,
+    by: Literal["team", "role"] = "team",
+    today: dt.date | None = None,
 ) -> pd.DataFrame:
     """Responses, headcount, response rate and "1 person =" per team (or role grouping), and
     the total, rounded as the survey's reports round them."""
     wave = load_wave(session=session, survey_key=survey_key, wave_key=wave_key)
-    return _response_rates(session, wave, by).drop(columns="key")
+    return _response_rates(session, wave, by, today or dt.date.today()).drop(columns="key")
 
 
 def _response_rates(
-    session: Session, wave: OpenedWave, by: Literal["team", "role"]
+    session: Session, wave: OpenedWave, by: Literal["team", "role"], today: dt.date
 ) -> pd.DataFrame:
-    """`response_rates` with each group's `key` (`ALL` for the total) in front."""
-    definition = wave.published.definition
-    counts = respondent_counts(session=session, wave_id=wave.id)
+    """`response_rates` with each group's `key` (`ALL` for the total) in front: a closed
+    wave's from its release, an open wave's counted now."""
+    decimals = wave.published.definition.one_person_decimals
     people = population(session=session, wave=wave)
-    per_team = counts.groupby("team")["respondents"].sum()
-    if by == "team":
-        keys = list(people.teams["team"])
-        groups = pd.DataFrame(
-            {
-                "group": people.teams["name"],
-                "respondents": people.teams["team"].map(per_team).fillna(0).astype("int64"),
-                "headcount": people.teams["headcount"].astype("int64"),
-            }
+    keys = list(people.teams["team"] if by == "team" else people.roles["role"])
+    names = list(people.teams["name"] if by == "team" else people.roles["name"])
+    headcounts = people.teams["headcount"].astype("int64").tolist()
+    if wave_state(wave, today) == "closed":
+        released = _respondents(session, wave)
+        margin = released[released["role" if by == "team" else "team"] == ALL]
+        table = margin.set_index(by).reindex([*keys, ALL]).reset_index(drop=True)
+        table.insert(0, "group", [*names, ALL])
+        if by == "team":
+            table["headcount"] = [*headcounts, sum(headcounts)]
+        profile = released_profile(
+            table.drop(columns=["team" if by == "role" else "role"]), one_person_decimals=decimals
         )
     else:
-        per_role = counts.groupby("role")["respondents"].sum()
-        keys = list(people.roles["role"])
+        counts = respondent_counts(session=session, wave_id=wave.id)
+        per_group = counts.groupby(by)["respondents"].sum()
         groups = pd.DataFrame(
             {
-                "group": people.roles["name"],
-                "respondents": people.roles["role"].map(per_role).fillna(0).astype("int64"),
+                "group": names,
+                "respondents": pd.Series(keys).map(per_group).fillna(0).astype("int64"),
             }
         )
-    profile = for_readers(
-        response_profile(
-            groups,
-            one_person_decimals=definition.one_person_decimals,
-            k=wave.suppression_threshold,
+        if by == "team":
+            groups["headcount"] = headcounts
+        profile = response_profile(
+            groups, one_person_decimals=decimals, k=wave.suppression_threshold
         )
-    )
+    profile = for_readers(profile)
     profile.insert(0, "key", [*keys, ALL])
     return profile
 
@@ -109,114 +109,34 @@ def released_wave(
 def wave_results(
     *, session: Session, wave: OpenedWave, questions: list[str] | None = None
 ) -> pd.DataFrame:
-    """Every breakdown's figures for the wave's questions (or the ones named), suppressed
-    together: one consistent pattern whatever breakdown is then shown.
-
-    A closed wave's answers cannot change, and suppressing a sparse wave is the costly step, so
-    each question's result is kept (keyed by the wave's state and its number of responses).
-    """
+    """Every breakdown's figures for the wave's questions (or the ones named), from its
+    release: one consistent pattern whatever breakdown is then shown."""
     options = options_frame(wave)
     wanted = list(dict.fromkeys(options["question"])) if questions is None else questions
     unknown = set(wanted) - set(options["question"])
     if unknown:
         raise NotFound(f"version {wave.published.version_key} has no question {sorted(unknown)}")
-    stamp = _wave_stamp(session, wave)
-    missing = [q for q in wanted if (stamp, q) not in _RESULTS]
-    if missing:
-        fresh = _suppressed(session, wave, options[options["question"].isin(missing)])
-        for question, rows in fresh.groupby("question", sort=False):
-            _RESULTS.put((stamp, str(question)), rows)
-    return pd.concat([_RESULTS.get((stamp, q)) for q in wanted], ignore_index=True)
-
-
-def _suppressed(session: Session, wave: OpenedWave, options: pd.DataFrame) -> pd.DataFrame:
-    answers = answer_counts(session=session, wave_id=wave.id)
-    answers = answers[answers["question"].isin(set(options["question"]))]
-    people = population(session=session, wave=wave)
-    linked = _linked_teams(people.teams)
-    table = tabulate(
-        answers,
-        options,
-        teams=list(people.teams["team"]),
-        roles=list(people.roles["role"]),
-        linked_teams=linked,
+    figures = released_figures(session=session, wave=wave)
+    rows = figures[figures["question"].isin(set(wanted))].merge(
+        options[["question", "option", "label", "position", "positive"]],
+        on=["question", "option"],
+        how="left",
     )
-    return suppress(
-        table,
-        k=wave.suppression_threshold,
-        linked_teams=linked,
-        band_under_2k=wave.published.definition.band_small_groups,
+    rows["positive"] = rows["positive"].astype(bool)
+    order = {question: i for i, question in enumerate(wanted)}
+    rows = rows.assign(question_order=rows["question"].map(order)).sort_values(
+        ["question_order", "ordinal"], ignore_index=True
     )
-
-
-def _wave_stamp(session: Session, wave: OpenedWave) -> tuple[object, ...]:
-    """What a wave's results depend on: which database, wave and version, its state, and how
-    many responses it holds."""
-    responses = session.scalar(
-        select(func.count()).select_from(Response).where(Response.wave_id == wave.id)
-    )
-    return (
-        str(session.get_bind().engine.url),
-        wave.id,
-        wave.published.version_id,
-        wave.status,
-        wave.closes_on,
-        wave.suppression_threshold,
-        responses,
-    )
-
-
-class _ResultsCache:
-    """The most recently used questions' suppressed results, a few waves' worth."""
-
-    def __init__(self, size: int = 2000) -> None:
-        self._entries: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()
-        self._size = size
-        self._lock = Lock()
-
-    def __contains__(self, key: tuple[object, ...]) -> bool:
-        with self._lock:
-            return key in self._entries
-
-    def get(self, key: tuple[object, ...]) -> pd.DataFrame:
-        with self._lock:
-            self._entries.move_to_end(key)
-            return self._entries[key]
-
-    def put(self, key: tuple[object, ...], rows: pd.DataFrame) -> None:
-        with self._lock:
-            self._entries[key] = rows
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-_RESULTS = _ResultsCache()
-
-
-def warm_results(*, session: Session, today: dt.date) -> list[str]:
-    """Work out every closed wave's results and respondent counts, as its first reader would;
-    returns the waves, as "survey/wave"."""
-    warmed = []
-    for survey_key in session.scalars(select(Survey.key).order_by(Survey.key)).all():
-        for wave in _waves(session, survey_key):
-            if wave_state(wave, today) == "closed":
-                wave_results(session=session, wave=wave)
-                _respondents(session, wave)
-                warmed.append(f"{survey_key}/{wave.key}")
-    return warmed
-
-
-def clear_results_cache() -> None:
-    """For benchmarks that time the work, not the cache."""
-    _RESULTS.clear()
-
-
-def _linked_teams(teams: pd.DataFrame) -> dict[str, list[str]]:
-    return {"+".join(members): members for members in successor_groups(teams).values()}
+    base = rows["base"].astype("Float64").mask(rows["base"] == 0)
+    rows["share"] = rows["count"].astype("Float64") / base
+    rows["positive_share"] = rows["positive_count"].astype("Float64") / base
+    return rows[
+        [
+            *("question", "team", "role", "option", "label", "position", "positive"),
+            *("count", "base", "share", "positive_count", "positive_share"),
+            *("withheld", "reason", "banded", "band", "positive_band"),
+        ]
+    ]
 
 
 def question_report(
@@ -252,7 +172,7 @@ def label(frame: pd.DataFrame, *, wave: OpenedWave, session: Session) -> pd.Data
     """Names for people in place of keys: team, role grouping, question number and text."""
     people = population(session=session, wave=wave)
     teams = dict(zip(people.teams["team"], people.teams["name"], strict=True))
-    for members in _linked_teams(people.teams).values():
+    for members in linked_teams(people.teams).values():
         teams["+".join(members)] = " + ".join(teams[m] for m in members)
     roles = dict(zip(people.roles["role"], people.roles["name"], strict=True))
     questions = wave.published.by_key
@@ -345,7 +265,7 @@ def _compare(
         session=session, wave=after, questions=list(pairs["question_after"])
     )
     teams_before, teams_after = people_before.teams, people_after.teams
-    linked_before, linked_after = _linked_teams(teams_before), _linked_teams(teams_after)
+    linked_before, linked_after = linked_teams(teams_before), linked_teams(teams_after)
     if role is not None:
         # One role grouping's rows, as if they were the whole wave: its teams are the team ×
         # role cells, suppressed with everything else. Unions of its teams are added up only
@@ -407,32 +327,24 @@ def _refuse_small_view(
 ) -> None:
     """Refuse a view whose group's number of respondents is withheld, or whose remainder is
     a group of 1 to k - 1 beside any shown total it is part of: the wave, and for a team ×
-    role view the team and the role grouping too."""
+    role view the team and the role grouping too. Only released numbers are read: a view is
+    refused whenever one of them is withheld."""
     k = wave.suppression_threshold
-    counts = _respondents(session, wave)
-    members = team.split("+") if team else [ALL]
-    row_role = role or ALL
-
-    def raw(teams: list[str], role_key: str) -> int:
-        rows = counts[counts["team"].isin(teams) & (counts["role"] == role_key)]
-        return int(rows["respondents"].sum())
-
-    linked = counts[(counts["team"] == team) & (counts["role"] == row_role)]
-    view = (
-        linked
-        if len(linked)
-        else counts[counts["team"].isin(members) & (counts["role"] == row_role)]
-    )
-    view_count = raw(members, row_role)
-    totals = [raw([ALL], ALL)]
-    if team and role:
-        totals += [raw(members, ALL), raw([ALL], role)]
-    refused = bool(view["withheld"].any())
-    try:
-        for total in totals:
-            refuse_small_remainder(view_respondents=view_count, wave_respondents=total, k=k)
-    except RemainderBelowThreshold:
-        refused = True
+    counts = _respondents(session, wave).set_index(["team", "role"])
+    view = (team or ALL, role or ALL)
+    totals = [(ALL, ALL)] + ([(team, ALL), (ALL, role)] if team and role else [])
+    needed = [view, *totals]
+    refused = any(group not in counts.index or counts.loc[group, "withheld"] for group in needed)
+    if not refused:
+        try:
+            for total in totals:
+                refuse_small_remainder(
+                    view_respondents=int(counts.loc[view, "respondents"]),
+                    wave_respondents=int(counts.loc[total, "respondents"]),
+                    k=k,
+                )
+        except RemainderBelowThreshold:
+            refused = True
     if refused:
         raise ViewRefused(
             f"This view is not shown: in {wave.key} it would show, or let someone work out, "
@@ -440,54 +352,16 @@ def _refuse_small_view(
         )
 
 
-RESPONDED = "#responded"
-"""The respondent-count table's one pseudo question (never a question key: keys are plain)."""
-
-
 def _respondents(session: Session, wave: OpenedWave) -> pd.DataFrame:
-    """How many responded in every group of the wave (teams, linked groups, role groupings,
-    team × role cells), suppressed as one table: `respondents` exact, for this module's checks
-    only, and `withheld`."""
-    stamp = _wave_stamp(session, wave)
-    if (stamp, RESPONDED) not in _RESULTS:
-        people = population(session=session, wave=wave)
-        linked = _linked_teams(people.teams)
-        answers = respondent_counts(session=session, wave_id=wave.id).rename(
-            columns={"respondents": "count"}
-        )
-        answers = answers.assign(question=RESPONDED, option=RESPONDED)
-        options = pd.DataFrame(
-            [
-                {
-                    "question": RESPONDED,
-                    "option": RESPONDED,
-                    "label": "Responded",
-                    "positive": False,
-                    "excluded_from_base": False,
-                    "position": 0,
-                }
-            ]
-        )
-        table = tabulate(
-            answers,
-            options,
-            teams=list(people.teams["team"]),
-            roles=list(people.roles["role"]),
-            linked_teams=linked,
-        )
-        shown = suppress(table, k=wave.suppression_threshold, linked_teams=linked)
-        _RESULTS.put(
-            (stamp, RESPONDED),
-            pd.DataFrame(
-                {
-                    "team": table["team"],
-                    "role": table["role"],
-                    "respondents": table["count"],
-                    "withheld": shown["withheld"],
-                }
-            ),
-        )
-    return _RESULTS.get((stamp, RESPONDED))
+    """How many responded in every group of the wave, from its release: `team`, `role`,
+    `respondents` (NA where withheld), `withheld` and `reason`."""
+    figures = released_figures(session=session, wave=wave)
+    rows = figures.loc[figures["question"] == RESPONDED]
+    return (
+        rows[["team", "role", "count", "withheld", "reason"]]
+        .rename(columns={"count": "respondents"})
+        .reset_index(drop=True)
+    )
 
 
 def _pairs(before: OpenedWave, after: OpenedWave) -> pd.DataFrame:
@@ -529,7 +403,7 @@ def team_report(
         wave_results(session=session, wave=wave, questions=questions),
         headcounts=people.teams,
         k=wave.suppression_threshold,
-        linked_teams=_linked_teams(people.teams),
+        linked_teams=linked_teams(people.teams),
     )
     if team is not None:
         compared = compared[compared["team"] == team]
@@ -551,7 +425,7 @@ def consistency_report(
         wave_results(session=session, wave=wave),
         headcounts=people.teams,
         k=wave.suppression_threshold,
-        linked_teams=_linked_teams(people.teams),
+        linked_teams=linked_teams(people.teams),
     )
     spread.insert(0, "number", spread["question"].map(lambda k: wave.published.by_key[k].number))
     return spread
@@ -799,7 +673,7 @@ def _lineages(session: Session, waves: list[OpenedWave]) -> dict[str, list[TeamL
 
     return {
         wave.key: [lineage(i, [team], False) for team in teams[i]["team"]]
-        + [lineage(i, members, True) for members in _linked_teams(teams[i]).values()]
+        + [lineage(i, members, True) for members in linked_teams(teams[i]).values()]
         for i, wave in enumerate(waves)
     }
 
@@ -833,7 +707,7 @@ def response_profile_by_wave(*, session: Session, survey_key: str, today: dt.dat
     order: list[str] = []
     for wave in reversed(waves):
         by_key = {team.key: team for team in lineages[wave.key]}
-        rates = _response_rates(session, wave, "team").rename(columns={"key": "team"})
+        rates = _response_rates(session, wave, "team", today).rename(columns={"key": "team"})
         rates.insert(1, "wave", wave.key)
         rates.insert(2, "state", wave_state(wave, today))
         rates["came_from"] = [

@@ -133,7 +133,6 @@ def store_response(
             "wave_id": wave.id,
             "team_id": published.team_ids[submission.team],
             "role_grouping_id": published.role_ids[submission.role],
-            "submitted_on": today,
         },
     )
     choices = [
@@ -178,6 +177,7 @@ _WAVE_QUERY = (
         Wave.closes_on,
         Wave.access_codes_required,
         Wave.suppression_threshold,
+        Wave.team_role_breakdown,
         SurveyVersion.id.label("version_id"),
         SurveyVersion.content_hash,
         SurveyVersion.published_at,
@@ -227,6 +227,8 @@ class OpenedWave:
     access_codes_required: bool
     published: PublishedVersion
     threshold_set_by_owner: int | None = None
+    team_role_breakdown: bool = False
+    """Whether the wave's release has team × role grouping figures."""
 
     @property
     def suppression_threshold(self) -> int:
@@ -249,6 +251,7 @@ def load_wave(*, session: Session, survey_key: str, wave_key: str) -> OpenedWave
         access_codes_required=row.access_codes_required,
         published=published_version(session=session, version=row),
         threshold_set_by_owner=row.suppression_threshold,
+        team_role_breakdown=row.team_role_breakdown,
     )
 
 
