@@ -33,7 +33,7 @@ def upgrade() -> None:
             ["wave_id"], ["waves.id"], name=op.f("fk_releases_wave_id_waves"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_releases")),
-        sa.UniqueConstraint("wave_id", "number", name=op.f("uq_releases_wave_id")),
+        sa.UniqueConstraint("wave_id", "number", name=op.f("uq_releases_wave_id_number")),
     )
     with op.batch_alter_table("releases", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_releases_wave_id"), ["wave_id"], unique=False)
