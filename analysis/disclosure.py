@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 DEFAULT_THRESHOLD = 5
 """The smallest group whose figures may be shown, unless a survey sets its own `k`."""
@@ -388,9 +388,10 @@ def _patterns(
         chosen[respondents] = hidden
         methods.add(method)
     everywhere = chosen.get(respondents, set())
+    caps = _caps(tables[respondents], everywhere) if respondents is not None else None
     for unit in _linked_units(others, links.routed_by):
         must = everywhere.union(*(forced.get(q, set()) for q in unit))
-        hidden, method = _unit_pattern([tables[q] for q in unit], must, k, time_limit)
+        hidden, method = _unit_pattern([tables[q] for q in unit], must, k, time_limit, caps)
         chosen |= dict.fromkeys(unit, hidden)
         methods.add(method)
     reasons = {
@@ -425,8 +426,20 @@ def _linked_units(
     return list(units.values())
 
 
+def _caps(respondents: _Table, hidden: set[int]) -> npt.NDArray[np.float64]:
+    """The most people each group can have answered any question: its respondents where they
+    are shown, without bound where withheld."""
+    caps = respondents.base.astype(float)
+    caps[sorted(hidden)] = np.inf
+    return caps
+
+
 def _unit_pattern(
-    tables: list[_Table], forced: set[int], k: int, time_limit: float
+    tables: list[_Table],
+    forced: set[int],
+    k: int,
+    time_limit: float,
+    caps: npt.NDArray[np.float64] | None = None,
 ) -> tuple[set[int], str]:
     """One pattern for tables of the same groups: primary (a base under `k` in any of them),
     the least-loss complements, then the audit of each table, whose every failure becomes a
@@ -436,21 +449,88 @@ def _unit_pattern(
     while True:
         hidden = _least_loss(tables, primary, k, cuts, time_limit)
         if hidden is None:
-            return _next_smallest(tables, primary, k), METHOD_GREEDY
-        weak = _weakest(tables, hidden, k)
+            return _next_smallest(tables, primary, k, caps), METHOD_GREEDY
+        weak = _weakest(tables, hidden, k, caps)
         if weak is None:
             return hidden, METHOD_MILP
         table, group = weak
         cuts.append(_shown_neighbours(table, group, hidden))
 
 
-def _weakest(tables: list[_Table], hidden: set[int], k: int) -> tuple[_Table, int] | None:
+def _weakest(
+    tables: list[_Table],
+    hidden: set[int],
+    k: int,
+    caps: npt.NDArray[np.float64] | None = None,
+) -> tuple[_Table, int] | None:
+    """The first table and withheld group an attacker narrows too far: by maximum flow, then,
+    where shown respondents cap withheld bases, by linear programme."""
     for table in tables:
         reasons = {g: BELOW_THRESHOLD if table.base[g] < k else COMPLEMENTARY for g in hidden}
         weak = _first_unprotected(table, k, reasons, {})
+        if weak is None and caps is not None:
+            weak = _first_capped(table, hidden, k, caps)
         if weak is not None:
             return table, weak
     return None
+
+
+def _first_capped(
+    table: _Table, hidden: set[int], k: int, caps: npt.NDArray[np.float64]
+) -> int | None:
+    """The first withheld group under `k` whose base, with every withheld base at most its
+    group's shown respondents, moves by less than `k`. A question some do not answer (or
+    answer "not applicable") has bases below the respondents: a small one beside a withheld
+    group with little room left can be pinned from both sides."""
+    small = [g for g in sorted(hidden) if table.base[g] < k and np.isfinite(caps[g])]
+    if not small:
+        return None
+    order = sorted(hidden)
+    options = table.counts.shape[1]
+    column = {g: i for i, g in enumerate(order)}
+    rows, values = [], []
+    for line in table.lines:
+        for option in range(options):
+            terms: dict[int, float] = {}
+            known = 0.0
+            for group, sign in [(line.total, -1.0)] + [(p, 1.0) for p in line.parts]:
+                if group in column:
+                    terms[column[group] * options + option] = sign
+                else:
+                    known += sign * float(table.counts[group, option])
+            if terms:
+                rows.append(terms)
+                values.append(-known)
+    equal = _sparse(rows, len(order) * options)
+    capped = [g for g in order if np.isfinite(caps[g])]
+    upper = _sparse(
+        [{column[g] * options + o: 1.0 for o in range(options)} for g in capped],
+        len(order) * options,
+    )
+    for group in small:
+        objective = np.zeros(len(order) * options)
+        objective[column[group] * options : (column[group] + 1) * options] = 1.0
+        ends = []
+        for sign in (1.0, -1.0):
+            result = linprog(
+                sign * objective,
+                A_eq=equal,
+                b_eq=np.array(values),
+                A_ub=upper,
+                b_ub=caps[capped],
+                bounds=(0, None),
+                method="highs",
+            )
+            ends.append(np.inf if result.status == 3 else sign * float(result.fun))
+        if ends[1] - ends[0] < k:
+            return group
+    return None
+
+
+def _sparse(rows: list[dict[int, float]], size: int) -> sparse.csr_array:
+    entries = [(i, j, value) for i, row in enumerate(rows) for j, value in row.items()]
+    i, j, value = zip(*entries, strict=True) if entries else ((), (), ())
+    return sparse.csr_array((value, (i, j)), shape=(len(rows), size))
 
 
 def _least_loss(
@@ -506,14 +586,19 @@ def _least_loss(
     return {int(g) for g in np.flatnonzero(result.x > 0.5)}
 
 
-def _next_smallest(tables: list[_Table], primary: set[int], k: int) -> set[int]:
+def _next_smallest(
+    tables: list[_Table],
+    primary: set[int],
+    k: int,
+    caps: npt.NDArray[np.float64] | None = None,
+) -> set[int]:
     """Rules 2 and 3 without a programme: the next smallest, line by line, until the audit
     of every table passes."""
     reasons = dict.fromkeys(primary, BELOW_THRESHOLD)
     while True:
         for table in tables:
             _complete_lines(table, k, reasons)
-        weak = _weakest(tables, set(reasons), k)
+        weak = _weakest(tables, set(reasons), k, caps)
         if weak is None:
             return set(reasons)
         table, group = weak

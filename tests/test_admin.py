@@ -412,6 +412,7 @@ def test_a_wave_is_created_opened_and_closed(
         ("wave_created", f"{SURVEY}/2016"),
         ("wave_opened", f"{SURVEY}/2016"),
         ("wave_closed", f"{SURVEY}/2016"),
+        ("results_released", f"{SURVEY}/2016"),
     ]
     assert events[0].details == {
         "version": "2015",
@@ -460,9 +461,19 @@ def test_a_threshold_is_set_only_before_results_can_be_shown(
     refused = send(admin, page_2014, f"{page_2014}/threshold", {"threshold": "7"})
     assert refused.status_code == 400
     assert stored_wave(session_factory, "2014").suppression_threshold is None
-    assert [(e.action, e.details) for e in audit_events(session_factory)] == [
+    events = audit_events(session_factory)
+    assert [(e.action, e.details) for e in events] == [
         ("threshold_set", {"threshold_before": 5, "threshold": 10}),
         ("wave_closed", {"status_before": "open", "responses": 0}),
+        (
+            "results_released",
+            {
+                "release": 1,
+                "content_hash": events[-1].details["content_hash"],
+                "method": "milp",
+                "replaces": None,
+            },
+        ),
     ]
 
 
@@ -736,6 +747,7 @@ def test_a_form_without_a_valid_csrf_token_changes_nothing(
             None,
         ),
         (f"{WAVE_PAGE}/threshold", {"threshold": "9"}, None),
+        (f"{WAVE_PAGE}/breakdowns", {"breakdowns": "team_role"}, None),
         (f"{WAVE_PAGE}/headcounts/preview", {}, {"headcounts": ("h.csv", csv_text.encode())}),
         (f"{WAVE_PAGE}/headcounts", {"content": csv_text}, None),
         (f"{WAVE_PAGE}/codes", {"count": "3"}, None),
@@ -787,6 +799,8 @@ def test_the_audit_log_lists_every_action_without_a_code_password_or_answer(
     assert len(codes) == 3
     response_id = respond(admin, session_factory, "2016")
     send(admin, page, f"{page}/threshold", {"threshold": "6"})
+    send(admin, page, f"{page}/breakdowns", {"breakdowns": "team_role"})
+    assert "On: the results show each team" in admin.get(page).text
     teams = coventry["2015"].population.teams
     csv_text = "team,headcount\n" + "\n".join(f"{t.key},{t.headcount + 1}" for t in teams)
     preview = send(

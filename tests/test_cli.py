@@ -111,6 +111,7 @@ def test_what_the_command_line_changes_is_in_the_audit_log(
         ("wave_created", f"{SURVEY}/2030"),
         ("wave_opened", f"{SURVEY}/2030"),
         ("wave_closed", f"{SURVEY}/2030"),
+        ("results_released", f"{SURVEY}/2030"),
         ("wave_created", f"{SURVEY}/2031"),
         ("codes_issued", f"{SURVEY}/2031"),
         ("user_created", "hr@example.org"),
@@ -119,6 +120,6 @@ def test_what_the_command_line_changes_is_in_the_audit_log(
     assert {(actor_id, actor) for actor_id, actor, *_ in events} == {
         (None, f"command line ({getpass.getuser()})")
     }
-    assert events[6].details == {"count": 3}
+    assert events[7].details == {"count": 3}
     logged = repr(events)
     assert len(secrets) == 5 and not [secret for secret in secrets if secret in logged]

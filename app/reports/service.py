@@ -220,6 +220,13 @@ def year_on_year_report(
         pairs = pairs[pairs["question_after"].isin(_section_questions(after, section))]
     if role is not None:
         _check_role(role, before, after, session=session)
+    if team is not None and role is not None:
+        shown = [w.key for w in (before, after) if not w.team_role_breakdown]
+        if shown:
+            raise ViewRefused(
+                f"Wave {shown[0]}'s results show teams and role groupings, not each team's role "
+                "groupings: choose a team, or a role grouping, not both."
+            )
     compared = _compare(session, before, after, pairs, role=role)
     if team is not None:
         compared = _one_group(compared, team)
@@ -279,6 +286,8 @@ def _compare(
             for teams in (teams_before, teams_after)
         )
         linked_before, linked_after = {}, {}
+        if not (results_before["team"] != ALL).any() or not (results_after["team"] != ALL).any():
+            lineage = None  # no team × role cells: the role grouping as a whole only
     return year_on_year(
         results_before,
         results_after,
