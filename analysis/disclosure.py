@@ -26,16 +26,20 @@ of shown ones.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections import defaultdict, deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from threading import Lock
 
+import highspy
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 DEFAULT_THRESHOLD = 5
 """The smallest group whose figures may be shown, unless a survey sets its own `k`."""
@@ -83,6 +87,12 @@ class Links:
 
     respondents: str | None = None
     routed_by: Mapping[str, Collection[str]] = field(default_factory=dict)
+    everyone: Collection[str] = ()
+    """Questions every respondent answers with an option in the base: their base in a group is
+    its number of respondents."""
+    several: Collection[str] = ()
+    """Questions answered with several options at once: their counts add up to more than the
+    respondents. Every other question's base is at most the group's respondents."""
 
 
 class RemainderBelowThreshold(Exception):
@@ -184,6 +194,8 @@ def audit(
     )
     withheld = suppressed["withheld"].astype(bool)
     hidden: dict[object, set[Group]] = {}
+    tables: dict[object, _Table] = {}
+    withheld_groups: dict[object, set[int]] = {}
     problems = []
     for question, rows in by_question:
         parsed = _parse(rows.reset_index(drop=True), linked)[0]
@@ -197,9 +209,19 @@ def audit(
         small = [g for g in np.flatnonzero(parsed.base < k) if int(g) not in reasons]
         if small:
             problems.append(f"{question}: {len(small)} groups under {k} shown")
-        weak = _first_unprotected(parsed, k, reasons, {})
+        tables[question] = parsed
+        withheld_groups[question] = set(reasons)
+    respondents = tables.get(links.respondents)
+    shown = None
+    if respondents is not None:
+        shown = _Respondents(respondents, withheld_groups[links.respondents])
+    for question, parsed in tables.items():
+        bounded = None
+        if shown is not None and question != links.respondents and question not in links.several:
+            bounded = _Bounded(parsed, shown, question in links.everyone)
+        weak = _weakest([parsed], withheld_groups[question], k, [bounded])
         if weak is not None:
-            problems.append(f"{question}: {parsed.groups[weak]} can be narrowed too far")
+            problems.append(f"{question}: {parsed.groups[weak[1]]} can be narrowed too far")
     everywhere = hidden.get(links.respondents, set())
     for question, groups in hidden.items():
         if not everywhere <= groups:
@@ -388,10 +410,16 @@ def _patterns(
         chosen[respondents] = hidden
         methods.add(method)
     everywhere = chosen.get(respondents, set())
-    caps = _caps(tables[respondents], everywhere) if respondents is not None else None
+    shown = None if respondents is None else _Respondents(tables[respondents], everywhere)
     for unit in _linked_units(others, links.routed_by):
         must = everywhere.union(*(forced.get(q, set()) for q in unit))
-        hidden, method = _unit_pattern([tables[q] for q in unit], must, k, time_limit, caps)
+        bounded = [
+            _Bounded(tables[q], shown, q in links.everyone)
+            if shown and q not in links.several
+            else None
+            for q in unit
+        ]
+        hidden, method = _unit_pattern([tables[q] for q in unit], must, k, time_limit, bounded)
         chosen |= dict.fromkeys(unit, hidden)
         methods.add(method)
     reasons = {
@@ -426,12 +454,22 @@ def _linked_units(
     return list(units.values())
 
 
-def _caps(respondents: _Table, hidden: set[int]) -> npt.NDArray[np.float64]:
-    """The most people each group can have answered any question: its respondents where they
-    are shown, without bound where withheld."""
-    caps = respondents.base.astype(float)
-    caps[sorted(hidden)] = np.inf
-    return caps
+@dataclass(frozen=True)
+class _Respondents:
+    """The respondents' table and the groups it withholds."""
+
+    table: _Table
+    hidden: set[int]
+
+
+@dataclass(frozen=True)
+class _Bounded:
+    """A question's table beside the respondents': each group's base is at most its number of
+    respondents (equal to it for a question everyone answers), shown or withheld."""
+
+    table: _Table
+    respondents: _Respondents
+    everyone: bool
 
 
 def _unit_pattern(
@@ -439,7 +477,7 @@ def _unit_pattern(
     forced: set[int],
     k: int,
     time_limit: float,
-    caps: npt.NDArray[np.float64] | None = None,
+    bounded: list[_Bounded | None] | None = None,
 ) -> tuple[set[int], str]:
     """One pattern for tables of the same groups: primary (a base under `k` in any of them),
     the least-loss complements, then the audit of each table, whose every failure becomes a
@@ -449,8 +487,8 @@ def _unit_pattern(
     while True:
         hidden = _least_loss(tables, primary, k, cuts, time_limit)
         if hidden is None:
-            return _next_smallest(tables, primary, k, caps), METHOD_GREEDY
-        weak = _weakest(tables, hidden, k, caps)
+            return _next_smallest(tables, primary, k, bounded), METHOD_GREEDY
+        weak = _weakest(tables, hidden, k, bounded)
         if weak is None:
             return hidden, METHOD_MILP
         table, group = weak
@@ -461,70 +499,155 @@ def _weakest(
     tables: list[_Table],
     hidden: set[int],
     k: int,
-    caps: npt.NDArray[np.float64] | None = None,
+    bounded: list[_Bounded | None] | None = None,
 ) -> tuple[_Table, int] | None:
-    """The first table and withheld group an attacker narrows too far: by maximum flow, then,
-    where shown respondents cap withheld bases, by linear programme."""
-    for table in tables:
+    """The first table and withheld group an attacker narrows too far: by maximum flow, then
+    by linear programme over the table and the respondents', whose numbers bound its bases."""
+    for i, table in enumerate(tables):
         reasons = {g: BELOW_THRESHOLD if table.base[g] < k else COMPLEMENTARY for g in hidden}
         weak = _first_unprotected(table, k, reasons, {})
-        if weak is None and caps is not None:
-            weak = _first_capped(table, hidden, k, caps)
+        beside = bounded[i] if bounded else None
+        if weak is None and beside is not None:
+            weak = _first_narrowed(beside, hidden, k)
         if weak is not None:
             return table, weak
     return None
 
 
-def _first_capped(
-    table: _Table, hidden: set[int], k: int, caps: npt.NDArray[np.float64]
-) -> int | None:
-    """The first withheld group under `k` whose base, with every withheld base at most its
-    group's shown respondents, moves by less than `k`. A question some do not answer (or
-    answer "not applicable") has bases below the respondents: a small one beside a withheld
-    group with little room left can be pinned from both sides."""
-    small = [g for g in sorted(hidden) if table.base[g] < k and np.isfinite(caps[g])]
+def _first_narrowed(bounded: _Bounded, hidden: set[int], k: int) -> int | None:
+    """The first withheld group under `k` whose base moves by less than `k`, or an option's
+    count by less than its lines leave open (`k` at most), given both tables' shown figures and
+    that no base exceeds its group's respondents. A question some do not
+    answer (or answer "not applicable") has bases below the respondents: a small one beside a
+    withheld group with little room left can be pinned from both sides."""
+    table, people = bounded.table, bounded.respondents
+    small = [g for g in sorted(hidden) if table.base[g] < k]
     if not small:
         return None
-    order = sorted(hidden)
-    options = table.counts.shape[1]
-    column = {g: i for i, g in enumerate(order)}
-    rows, values = [], []
-    for line in table.lines:
-        for option in range(options):
-            terms: dict[int, float] = {}
-            known = 0.0
-            for group, sign in [(line.total, -1.0)] + [(p, 1.0) for p in line.parts]:
-                if group in column:
-                    terms[column[group] * options + option] = sign
-                else:
-                    known += sign * float(table.counts[group, option])
-            if terms:
-                rows.append(terms)
-                values.append(-known)
-    equal = _sparse(rows, len(order) * options)
-    capped = [g for g in order if np.isfinite(caps[g])]
-    upper = _sparse(
-        [{column[g] * options + o: 1.0 for o in range(options)} for g in capped],
-        len(order) * options,
-    )
+    counts = _Unknowns(table, hidden)
+    respondents = _Unknowns(people.table, people.hidden, offset=counts.size)
+    equal = counts.lines() + respondents.lines()
+    at_most: list[tuple[dict[int, float], float]] = []
+    for group in sorted(hidden):
+        base = dict.fromkeys(counts.of(group), 1.0)
+        if group in people.hidden:
+            row = base | {respondents.of(group)[0]: -1.0}, 0.0
+        else:
+            row = base, float(people.table.base[group])
+        (equal if bounded.everyone else at_most).append(row)
+    ranges = _Ranges(counts.size + respondents.size, equal, at_most)
+    attack = _Attack(table, frozenset(hidden), k)
     for group in small:
-        objective = np.zeros(len(order) * options)
-        objective[column[group] * options : (column[group] + 1) * options] = 1.0
-        ends = []
-        for sign in (1.0, -1.0):
-            result = linprog(
-                sign * objective,
-                A_eq=equal,
-                b_eq=np.array(values),
-                A_ub=upper,
-                b_ub=caps[capped],
-                bounds=(0, None),
-                method="highs",
-            )
-            ends.append(np.inf if result.status == 3 else sign * float(result.fun))
-        if ends[1] - ends[0] < k:
+        if ranges.width(counts.of(group)) < k:
             return group
+        need = np.minimum(k, attack.open_counts(group))
+        for option, column in enumerate(counts.of(group)):
+            if need[option] > 0 and ranges.width([column]) < need[option]:
+                return group
     return None
+
+
+class _Ranges:
+    """How far sums of unknowns (all at least 0) can move under linear equations and upper
+    bounds: one HiGHS model, its objective changed for each sum, so each range is two warm
+    solves."""
+
+    def __init__(
+        self,
+        size: int,
+        equal: list[tuple[dict[int, float], float]],
+        at_most: list[tuple[dict[int, float], float]],
+    ) -> None:
+        self.highs = _quiet_highs()
+        infinity = highspy.kHighsInf
+        self.highs.addVars(size, np.zeros(size), np.full(size, infinity))
+        rows = equal + at_most
+        lower = [value for _, value in equal] + [-infinity] * len(at_most)
+        upper = [value for _, value in rows]
+        matrix = _sparse([terms for terms, _ in rows], size)
+        self.highs.addRows(
+            len(rows),
+            np.array(lower, dtype=float),
+            np.array(upper, dtype=float),
+            matrix.nnz,
+            matrix.indptr[:-1].astype(np.int32),
+            matrix.indices.astype(np.int32),
+            matrix.data.astype(float),
+        )
+        self.costed: list[int] = []
+
+    def width(self, columns: list[int]) -> float:
+        if self.costed:
+            self.highs.changeColsCost(
+                len(self.costed), np.array(self.costed, np.int32), np.zeros(len(self.costed))
+            )
+        self.highs.changeColsCost(len(columns), np.array(columns, np.int32), np.ones(len(columns)))
+        self.costed = columns
+        ends = []
+        for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
+            self.highs.changeObjectiveSense(sense)
+            self.highs.run()
+            status = self.highs.getModelStatus()
+            if status == highspy.HighsModelStatus.kUnbounded:
+                return np.inf
+            assert status == highspy.HighsModelStatus.kOptimal, status
+            ends.append(self.highs.getInfo().objective_function_value)
+        return float(ends[1] - ends[0])
+
+
+class _Unknowns:
+    """A table's withheld counts as the variables of a linear programme, from `offset` on."""
+
+    def __init__(self, table: _Table, hidden: set[int], offset: int = 0) -> None:
+        self.table, self.options = table, table.counts.shape[1]
+        self.column = {g: offset + i * self.options for i, g in enumerate(sorted(hidden))}
+        self.size = len(hidden) * self.options
+
+    def of(self, group: int) -> list[int]:
+        start = self.column[group]
+        return list(range(start, start + self.options))
+
+    def lines(self) -> list[tuple[dict[int, float], float]]:
+        """Each line, option by option: its withheld terms, equal to what its shown ones leave."""
+        rows = []
+        for line in self.table.lines:
+            for option in range(self.options):
+                terms: dict[int, float] = {}
+                known = 0.0
+                for group, sign in [(line.total, -1.0)] + [(p, 1.0) for p in line.parts]:
+                    if group in self.column:
+                        terms[self.column[group] + option] = sign
+                    else:
+                        known += sign * float(self.table.counts[group, option])
+                if terms:
+                    rows.append((terms, -known))
+        return rows
+
+
+_FIRST_HIGHS = Lock()
+_highs_made = False
+
+
+def _quiet_highs() -> highspy.Highs:
+    """A HiGHS model that prints nothing. HiGHS prints a banner to standard output when a
+    process makes its first model, which would land in the command line's CSV or JSON."""
+    global _highs_made
+    with _FIRST_HIGHS:
+        if _highs_made:
+            highs = highspy.Highs()
+        else:
+            sys.stdout.flush()
+            saved = os.dup(1)
+            try:
+                with open(os.devnull, "w") as devnull:
+                    os.dup2(devnull.fileno(), 1)
+                    highs = highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+            _highs_made = True
+    highs.setOptionValue("output_flag", False)
+    return highs
 
 
 def _sparse(rows: list[dict[int, float]], size: int) -> sparse.csr_array:
@@ -590,7 +713,7 @@ def _next_smallest(
     tables: list[_Table],
     primary: set[int],
     k: int,
-    caps: npt.NDArray[np.float64] | None = None,
+    bounded: list[_Bounded | None] | None = None,
 ) -> set[int]:
     """Rules 2 and 3 without a programme: the next smallest, line by line, until the audit
     of every table passes."""
@@ -598,7 +721,7 @@ def _next_smallest(
     while True:
         for table in tables:
             _complete_lines(table, k, reasons)
-        weak = _weakest(tables, set(reasons), k, caps)
+        weak = _weakest(tables, set(reasons), k, bounded)
         if weak is None:
             return set(reasons)
         table, group = weak

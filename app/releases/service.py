@@ -29,7 +29,7 @@ from app.releases.models import Release, ReleaseFigure
 from app.reports.counts import answer_counts, respondent_counts
 from app.reports.inputs import linked_teams, options_frame, population
 from app.responses.service import OpenedWave
-from app.surveys.definitions import condition_questions
+from app.surveys.definitions import QuestionType, condition_questions
 from app.surveys.service import PublishedVersion
 
 RESPONDED = "#responded"
@@ -85,7 +85,17 @@ def wave_links(published: PublishedVersion) -> Links:
             reads += condition_questions(question.show_if)
         if reads:
             routed_by[question.key] = list(dict.fromkeys(reads))
-    return Links(respondents=RESPONDED, routed_by=routed_by)
+    everyone = [
+        q.key
+        for q in published.questions
+        if q.required
+        and not q.applies_to
+        and q.show_if is None
+        and q.type != QuestionType.multiple_choice
+        and not any(option.excluded_from_base for option in q.options)
+    ]
+    several = [q.key for q in published.questions if q.type == QuestionType.multiple_choice]
+    return Links(respondents=RESPONDED, routed_by=routed_by, everyone=everyone, several=several)
 
 
 def build(session: Session, wave: OpenedWave, *, withhold: pd.DataFrame | None = None) -> Built:

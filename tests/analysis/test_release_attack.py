@@ -33,7 +33,11 @@ QUESTIONNAIRE = Questionnaire(
 )
 """`recorded` has a "not applicable" answer outside its base: its base is at most the group's
 respondents."""
-LINKS = Links(respondents=RESPONDED, routed_by={"supervision_quality": ["supervises"]})
+LINKS = Links(
+    respondents=RESPONDED,
+    routed_by={"supervision_quality": ["supervises"]},
+    everyone={"supervises", "agreement"},
+)
 
 
 def answer(rng: random.Random, supervises: str | None = None) -> dict[str, str | None]:

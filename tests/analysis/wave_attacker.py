@@ -61,6 +61,10 @@ class Wave:
             ((ALL, ALL), [(ALL, r) for r in self.roles]),
             *[((name, ALL), [(t, ALL) for t in members]) for name, members in self.linked.items()],
         ]
+        if self.linked:
+            members = {t for group in self.linked.values() for t in group}
+            stand_ins = [(t, ALL) for t in self.teams if t not in members]
+            sums.append(((ALL, ALL), stand_ins + [(name, ALL) for name in self.linked]))
         if self.team_by_role:
             sums += [((t, ALL), [(t, r) for r in self.roles]) for t in self.teams]
             sums += [((ALL, r), [(t, r) for t in self.teams]) for r in self.roles]
