@@ -279,12 +279,13 @@ def breakdowns(
     user: AdminUser,
     form: FormDep,
 ) -> Response:
+    chosen = form_texts(form, "breakdowns")
+    if not set(chosen) <= {"team_role"}:
+        error = FormError("breakdowns", "Choose the breakdowns from the list")
+        return _wave_page(request, settings, user, summary, [error])
     try:
         set_team_role_breakdown(
-            session=session,
-            summary=summary,
-            on="team_role" in form_texts(form, "breakdowns"),
-            actor=user,
+            session=session, summary=summary, on="team_role" in chosen, actor=user
         )
     except ActionRefused as refused:
         error = FormError("breakdowns", str(refused))

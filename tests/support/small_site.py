@@ -1,5 +1,5 @@
-"""A small but complete site, quick to build on either backend: closed waves 2014 and 2015 (on
-their own questionnaires) whose two teams have enough responses to show figures and compare,
+"""A small but complete site, quick to build on either backend: closed and released waves 2014
+and 2015 (on their own questionnaires) whose two teams have enough responses to show figures and compare,
 an open wave 2016 (on the 2015 questionnaire) for respondents, and the staff users of
 `staff_tokens`."""
 
@@ -15,6 +15,8 @@ from app.config import Settings
 from app.db import transaction
 from app.main import create_app
 from app.models import WaveStatus
+from app.releases.service import release
+from app.responses.service import load_wave
 from app.surveys.service import set_wave_status
 from tests.support.answers import complete_answers
 from tests.support.factories import SURVEY, create_wave_for_test
@@ -53,4 +55,6 @@ def build_small_site(settings: Settings, factory: sessionmaker[Session]) -> dict
             set_wave_status(
                 session=session, survey_key=SURVEY, wave_key=wave, status=WaveStatus.closed
             )
+            opened = load_wave(session=session, survey_key=SURVEY, wave_key=wave)
+            release(session=session, wave=opened, actor=None)
     return staff_tokens(factory)
