@@ -33,6 +33,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from threading import Lock
+from typing import Any
 
 import highspy
 import numpy as np
@@ -106,7 +107,7 @@ def suppress(
     linked_teams: Mapping[str, Collection[str]] | None = None,
     band_under_2k: bool = False,
     links: Links | None = None,
-    withhold: Collection[tuple[object, str, str]] = (),
+    withhold: Collection[tuple[Any, str, str]] = (),
     time_limit: float = MILP_TIME_LIMIT,
 ) -> pd.DataFrame:
     """Withhold every figure that would show, or let a user work out, a group under `k`.
@@ -148,7 +149,9 @@ def suppress(
     assert not table.duplicated(keys).any(), f"one row per {', '.join(keys)}"
 
     rows = table.reset_index(drop=True)
-    questions = list(rows.groupby("question", sort=False)) if "question" in rows else [(None, rows)]
+    questions: list[tuple[Any, pd.DataFrame]] = (
+        list(rows.groupby("question", sort=False)) if "question" in rows else [(None, rows)]
+    )
     parsed = {question: _parse(one, linked) for question, one in questions}
     forced: dict[object, set[int]] = defaultdict(set)
     for question, team, role in withhold:
@@ -189,7 +192,7 @@ def audit(
     questions whose patterns differ. An empty list is a pass."""
     links = links or Links()
     linked = {name: tuple(members) for name, members in (linked_teams or {}).items()}
-    by_question = (
+    by_question: list[tuple[Any, pd.DataFrame]] = (
         list(table.groupby("question", sort=False)) if "question" in table else [(None, table)]
     )
     withheld = suppressed["withheld"].astype(bool)
@@ -634,14 +637,14 @@ def _quiet_highs() -> highspy.Highs:
     global _highs_made
     with _FIRST_HIGHS:
         if _highs_made:
-            highs = highspy.Highs()
+            highs = highspy.Highs()  # type: ignore[no-untyped-call]
         else:
             sys.stdout.flush()
             saved = os.dup(1)
             try:
                 with open(os.devnull, "w") as devnull:
                     os.dup2(devnull.fileno(), 1)
-                    highs = highspy.Highs()
+                    highs = highspy.Highs()  # type: ignore[no-untyped-call]
             finally:
                 os.dup2(saved, 1)
                 os.close(saved)
@@ -690,7 +693,7 @@ def _least_loss(
         bound[i] = at_least
         for j, value in row.items():
             matrix[i, j] = value
-    people = sum(table.base for table in tables).astype(float)
+    people = np.sum([table.base for table in tables], axis=0).astype(float)
     # Less than one person's share apart, ties go to the group first in the wave's order.
     order = np.arange(size) / (size * (people[first.overall] + 2.0))
     cost = 1.0 + (people + order) / (people[first.overall] + 1.0)
@@ -699,7 +702,7 @@ def _least_loss(
     fixed[sorted(primary)] = 1.0
     result = milp(
         cost,
-        integrality=np.ones(size),
+        integrality=np.ones(size, dtype=np.int64),
         bounds=Bounds(fixed, np.ones(size)),
         constraints=LinearConstraint(matrix.tocsr(), bound, np.inf),
         options={"time_limit": time_limit, "mip_rel_gap": 0.0},

@@ -1,12 +1,16 @@
-"""The year-on-year report for every question by team, suppression included, against a floor.
+"""Releasing two closed waves, and the year-on-year report read from them, against a floor.
 
-For each size, two synthetic waves of that many responses (about 90 answers each, 30 teams,
+For each size, two synthetic waves of that many responses (90 questions, by default 30 teams and
 15 role groupings) are loaded into SQLite and PostgreSQL. The floor is the bare GROUP BY count
-over the same answers (both waves); the report is what the app runs: counts, tabulation,
-suppression and comparison. Prints `ratio report/floor` per size (target <= 1.5 at 1M),
-`growth 100k->1M` (target <= 10) and peak RSS (target <= 1 GB at 1M).
+over the same answers (both waves). The release is what closing a wave runs, once: counts,
+tabulation, suppression of every figure together (the mixed-integer programme and its audit)
+and storing it. The report is what a reader then waits for: year on year by team, read from
+the releases. Prints, per size, both times, `ratio release/floor` and `ratio report/floor`,
+`growth 100k->1M` of the report, and peak RSS (goals: a 20,000-staff organisation with 400
+teams and 20 role groupings released within 10 minutes and 2 GB).
 
     python bench/analysis.py [--sizes 10000,100000,1000000] [--backend sqlite|postgresql|both]
+    python bench/analysis.py --sizes 20000 --teams 400 --roles 20 --backend sqlite
 """
 
 from __future__ import annotations
@@ -45,7 +49,9 @@ ITEMS = 10
 BATCH = 20_000
 
 
-def synthetic_definition(version: str, previous: str | None) -> SurveyDefinition:
+def synthetic_definition(
+    version: str, previous: str | None, teams: int = TEAMS, roles: int = ROLES
+) -> SurveyDefinition:
     scale = [
         {"code": "always", "label": "Yes, always", "positive": True},
         {"code": "most", "label": "Most times", "positive": True},
@@ -95,9 +101,9 @@ def synthetic_definition(version: str, previous: str | None) -> SurveyDefinition
             "previous_version": previous,
             "population": {
                 "teams": [
-                    {"key": f"t{t}", "name": f"Team {t}", "headcount": 10} for t in range(TEAMS)
+                    {"key": f"t{t}", "name": f"Team {t}", "headcount": 10} for t in range(teams)
                 ],
-                "role_groupings": [{"key": f"r{r}", "name": f"Role {r}"} for r in range(ROLES)],
+                "role_groupings": [{"key": f"r{r}", "name": f"Role {r}"} for r in range(roles)],
             },
             "scales": {"always4": {"options": scale}},
             "sections": sections,
@@ -105,12 +111,14 @@ def synthetic_definition(version: str, previous: str | None) -> SurveyDefinition
     )
 
 
-def load(engine: Engine, size: int, rng: random.Random) -> None:
+def load(
+    engine: Engine, size: int, rng: random.Random, teams: int = TEAMS, roles: int = ROLES
+) -> None:
     """Publish both versions, make both waves, and bulk-load `size` responses into each."""
     factory = make_session_factory(engine)
     for version, previous in (("y1", None), ("y2", "y1")):
-        definition = synthetic_definition(version, previous)
-        headcount = max(10, round(size / TEAMS * 1.3))
+        definition = synthetic_definition(version, previous, teams, roles)
+        headcount = max(10, round(size / teams * 1.3))
         definition = definition.model_copy(
             update={
                 "population": definition.population.model_copy(
@@ -153,9 +161,7 @@ def _bulk(engine: Engine, published: Any, wave_id: int, size: int, rng: random.R
             responses, answers = [], []
             for _ in range(min(BATCH, size - start)):
                 response_id = uuid.UUID(int=rng.getrandbits(128), version=4).hex
-                responses.append(
-                    (response_id, wave_id, rng.choice(teams), rng.choice(roles))
-                )
+                responses.append((response_id, wave_id, rng.choice(teams), rng.choice(roles)))
                 answers.extend(
                     (response_id, question, rng.choice(options)) for question, options in questions
                 )
@@ -196,11 +202,22 @@ def floor(engine: Engine) -> None:
             connection.execute(FLOOR, {"wave": wave}).all()
 
 
-def report(engine: Engine) -> None:
-    """Cold: the results cache is emptied first, so the suppression work is timed every round."""
-    from app.reports.service import clear_results_cache, year_on_year_report
+def release_both(engine: Engine) -> None:
+    """Both waves released from their counts, as closing them does."""
+    from app.releases.service import release
+    from app.responses.service import load_wave
 
-    clear_results_cache()
+    factory = make_session_factory(engine)
+    with transaction(factory) as session:
+        for wave in ("y1", "y2"):
+            opened = load_wave(session=session, survey_key=SURVEY, wave_key=wave)
+            release(session=session, wave=opened, actor=None)
+
+
+def report(engine: Engine) -> None:
+    """What a reader waits for once the waves are released."""
+    from app.reports.service import year_on_year_report
+
     factory = make_session_factory(engine)
     with transaction(factory) as session:
         year_on_year_report(
@@ -236,6 +253,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--teams", type=int, default=TEAMS)
+    parser.add_argument("--roles", type=int, default=ROLES)
     options = parser.parse_args()
     sizes = [int(size) for size in options.sizes.split(",")]
     backends = ["sqlite", "postgresql"] if options.backend == "both" else [options.backend]
@@ -247,18 +266,22 @@ def main() -> None:
                 engine = make_engine(Settings(environment="test", database_url=url, _env_file=None))  # type: ignore[call-arg]
                 upgrade(engine)
                 started = time.perf_counter()
-                load(engine, size, random.Random(size))
+                load(engine, size, random.Random(size), options.teams, options.roles)
                 loaded = time.perf_counter() - started
                 floor_time = _best(lambda engine=engine: floor(engine), options.rounds)
+                started = time.perf_counter()
+                release_both(engine)
+                release_time = time.perf_counter() - started
                 report_time = _best(lambda engine=engine: report(engine), options.rounds)
                 report_times[size] = report_time
                 engine.dispose()
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(
-                f"{backend:10} {size:>9,} responses  load {loaded:6.1f}s  "
-                f"floor {floor_time:7.3f}s  "
-                f"report {report_time:7.3f}s  ratio report/floor {report_time / floor_time:.2f}  "
-                f"peak RSS {peak:.0f} MB",
+                f"{backend:10} {size:>9,} responses {options.teams} teams "
+                f"{options.roles} roles  load {loaded:6.1f}s  floor {floor_time:7.3f}s  "
+                f"release {release_time:7.1f}s  ratio release/floor "
+                f"{release_time / floor_time:.1f}  report {report_time:7.3f}s  "
+                f"ratio report/floor {report_time / floor_time:.2f}  peak RSS {peak:.0f} MB",
                 flush=True,
             )
         if 100_000 in report_times and 1_000_000 in report_times:

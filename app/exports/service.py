@@ -36,6 +36,7 @@ from analysis.compare import (
     SPLIT,
 )
 from analysis.disclosure import ALL, MARKER, WITHHELD
+from app.releases.service import current_release
 from app.reports.service import (
     question_report,
     released_wave,
@@ -196,6 +197,7 @@ def wave_export(
     notes = [
         *_about(wave, f"Wave {wave.key}, results by {_BREAKDOWN_NAMES[by]}", today),
         *_disclosure_notes([wave]),
+        *_release_notes(session, wave),
         _note(
             "Positive % (group)",
             "The share of the group who chose an answer that counts as positive (see the "
@@ -421,6 +423,41 @@ def _profile(
 
 def _note(topic: str, detail: str) -> NoteRow:
     return NoteRow(topic=topic, detail=detail)
+
+
+def _release_notes(session: Session, wave: OpenedWave) -> list[NoteRow]:
+    """Which release the figures are, and per breakdown how many were shown and withheld. Not
+    which of the withheld were below k: beside the totals, that would narrow small groups."""
+    release = current_release(session, wave)
+    notes = [
+        _note(
+            "Release",
+            f"Release {release.number} of wave {wave.key}, made on "
+            f"{release.released_at:%-d %B %Y}: every figure in this file is that release's. "
+            f"Content hash {release.content_hash}.",
+        )
+    ]
+    for cost in release.cost:
+        name = _RELEASE_BREAKDOWNS.get(cost["breakdown"], cost["breakdown"])
+        withheld = cost["withheld_below_k"] + cost["withheld_as_complements"]
+        notes.append(
+            _note(
+                f"Figures by {name}",
+                f"{cost['shown']} shown, {withheld} withheld (a figure: one question's results "
+                "for one group).",
+            )
+        )
+    return notes
+
+
+_RELEASE_BREAKDOWNS = {
+    "respondents": "responses (the response profile)",
+    "overall": "all teams",
+    "team": "team",
+    "linked": "teams split since the last wave, together",
+    "role": "role grouping",
+    "team,role": "team × role grouping",
+}
 
 
 def _about(wave: OpenedWave, what: str, today: dt.date) -> list[NoteRow]:

@@ -213,6 +213,14 @@ def released_figures(*, session: Session, wave: OpenedWave) -> pd.DataFrame:
     return _figures(session, latest)
 
 
+def current_release(session: Session, wave: OpenedWave) -> Release:
+    """The release readers see (made now, for a closed wave that has none yet)."""
+    released_figures(session=session, wave=wave)
+    latest = _latest(session, wave.id)
+    assert latest is not None
+    return latest
+
+
 def _latest(session: Session, wave_id: int) -> Release | None:
     return session.scalars(
         select(Release).where(Release.wave_id == wave_id).order_by(Release.number.desc()).limit(1)
@@ -236,7 +244,10 @@ def _store(session: Session, wave: OpenedWave, built: Built, *, number: int) -> 
     records = built.figures.astype(object).where(built.figures.notna(), None)
     session.execute(
         insert(ReleaseFigure),
-        [{"release_id": row.id, **values} for values in records.to_dict("records")],
+        [
+            {"release_id": row.id, **{str(k): v for k, v in values.items()}}
+            for values in records.to_dict("records")
+        ],
     )
     session.flush()
     return number

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from typing import Literal
+from typing import Literal, cast
 
 import pandas as pd
 from pydantic import BaseModel
@@ -150,6 +150,11 @@ def question_report(
 ) -> pd.DataFrame:
     """One question's results for one breakdown, labelled for people."""
     wave = released_wave(session=session, survey_key=survey_key, wave_key=wave_key, today=today)
+    if by == "team,role" and not wave.team_role_breakdown:
+        raise NotFound(
+            f"Wave {wave.key}'s results have no team × role grouping figures: the survey owner "
+            "left that breakdown off. Ask by team or by role grouping."
+        )
     key = _question_key(wave, question)
     suppressed = wave_results(session=session, wave=wave, questions=[key])
     groups = [] if by == "overall" else by.split(",")
@@ -348,8 +353,8 @@ def _refuse_small_view(
         try:
             for total in totals:
                 refuse_small_remainder(
-                    view_respondents=int(counts.loc[view, "respondents"]),
-                    wave_respondents=int(counts.loc[total, "respondents"]),
+                    view_respondents=cast(int, counts.loc[view, "respondents"]),
+                    wave_respondents=cast(int, counts.loc[total, "respondents"]),
                     k=k,
                 )
         except RemainderBelowThreshold:
