@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 NODE_DEPS := node_modules/.package-lock.json
 
-.PHONY: run test lint bench load clean
+.PHONY: run test test-fast lint bench load clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,8 +32,13 @@ run: $(INSTALLED)
 	$(BIN)/supervision-survey serve --host 127.0.0.1 --port 8000
 
 # The disclosure module's branch coverage must stay at 100%: it alone decides what may be shown.
+# Two workers, each module on one of them (its fixtures are built once).
 test: $(INSTALLED) $(NODE_DEPS)
-	$(BIN)/pytest --cov=analysis.disclosure --cov-branch --cov-report=term --cov-fail-under=100
+	$(BIN)/pytest -n 2 --dist loadfile --cov=analysis.disclosure --cov-branch --cov-report=term --cov-fail-under=100
+
+# The quick loop: everything but the browser and the long whole-service tests.
+test-fast: $(INSTALLED)
+	$(BIN)/pytest -n 2 --dist loadfile -m "not browser and not slow"
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -525,8 +525,36 @@ def _first_narrowed(bounded: _Bounded, hidden: set[int], k: int) -> int | None:
     withheld group with little room left can be pinned from both sides."""
     table, people = bounded.table, bounded.respondents
     small = [g for g in sorted(hidden) if table.base[g] < k]
-    if not small:
+    if not small or len(hidden) == len(table.counts):
+        return None  # nothing under k withheld, or nothing shown at all
+    if bounded.everyone and hidden == people.hidden:
+        # Each withheld base is a withheld number of respondents, bound by nothing but the
+        # respondents' lines, which the table's own lines already imply: the flows saw it all.
         return None
+    key = (
+        table.counts.tobytes(),
+        people.table.counts.tobytes(),
+        table.lines,
+        frozenset(hidden),
+        frozenset(people.hidden),
+        bounded.everyone,
+        k,
+    )
+    if key in _NARROWED:
+        return _NARROWED[key]
+    found = _narrowed(bounded, hidden, small, k)
+    if len(_NARROWED) > 10_000:
+        _NARROWED.clear()
+    _NARROWED[key] = found
+    return found
+
+
+_NARROWED: dict[tuple[object, ...], int | None] = {}
+"""`_first_narrowed`'s answers: a release's audit asks again what its pattern's search asked."""
+
+
+def _narrowed(bounded: _Bounded, hidden: set[int], small: list[int], k: int) -> int | None:
+    table, people = bounded.table, bounded.respondents
     counts = _Unknowns(table, hidden)
     respondents = _Unknowns(people.table, people.hidden, offset=counts.size)
     equal = counts.lines() + respondents.lines()

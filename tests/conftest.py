@@ -160,3 +160,24 @@ def demo_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     )
     engine.dispose()
     return url
+
+
+SLOW_MODULES = {
+    "test_load.py",
+    "test_faults.py",
+    "test_hostile_input.py",
+    "test_schema_fuzz.py",
+    "test_printable.py",
+    "test_container.py",
+}
+"""Whole-service tests that take a minute or more each: `make test` runs them, `make test-fast`
+does not."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path
+        if "browser" in path.parts:
+            item.add_marker(pytest.mark.browser)
+        if path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
