@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections import defaultdict, deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -96,6 +97,19 @@ class Links:
     respondents. Every other question's base is at most the group's respondents."""
 
 
+class TookTooLong(Exception):
+    """Suppression ran past its `give_up_after`: nothing was decided."""
+
+
+@dataclass(frozen=True)
+class _Deadline:
+    at: float | None
+
+    def check(self) -> None:
+        if self.at is not None and time.monotonic() > self.at:
+            raise TookTooLong("suppression ran past its time")
+
+
 class RemainderBelowThreshold(Exception):
     """A filtered view whose remainder, the rest of the wave, is a group under `k`."""
 
@@ -109,6 +123,7 @@ def suppress(
     links: Links | None = None,
     withhold: Collection[tuple[Any, str, str]] = (),
     time_limit: float = MILP_TIME_LIMIT,
+    give_up_after: float | None = None,
 ) -> pd.DataFrame:
     """Withhold every figure that would show, or let a user work out, a group under `k`.
 
@@ -131,7 +146,8 @@ def suppress(
     together. `withhold` names (question, team, role) groups to withhold whatever their size:
     an earlier release's, so that a later one shows nothing it did not. `time_limit` bounds
     each mixed-integer programme, in seconds; past it the pattern
-    falls back to rule 2's next-smallest choice.
+    falls back to rule 2's next-smallest choice. `give_up_after` bounds the whole search, in
+    seconds: past it `TookTooLong` is raised (a caller may then ask for fewer breakdowns).
 
     Returns `table` with `FIGURES` made nullable and set to NA where hidden, plus `withheld`
     (bool), `reason` (`BELOW_THRESHOLD`, `COMPLEMENTARY` or NA), `banded` (bool), `band` (the
@@ -148,6 +164,7 @@ def suppress(
     keys = [column for column in ("question", "team", "role", "option") if column in table]
     assert not table.duplicated(keys).any(), f"one row per {', '.join(keys)}"
 
+    _NARROWED.clear()
     rows = table.reset_index(drop=True)
     questions: list[tuple[Any, pd.DataFrame]] = (
         list(rows.groupby("question", sort=False)) if "question" in rows else [(None, rows)]
@@ -155,14 +172,16 @@ def suppress(
     parsed = {question: _parse(one, linked) for question, one in questions}
     forced: dict[object, set[int]] = defaultdict(set)
     for question, team, role in withhold:
-        if question in parsed:
-            forced[question].add(parsed[question][0].groups.index((team, role)))
+        groups = parsed[question][0].groups if question in parsed else []
+        if (team, role) in groups:
+            forced[question].add(groups.index((team, role)))
     reasons, method = _patterns(
         {question: table_ for question, (table_, *_) in parsed.items()},
         k=k,
         links=links or Links(),
         forced=forced,
         time_limit=time_limit,
+        deadline=_Deadline(None if give_up_after is None else time.monotonic() + give_up_after),
     )
     states = pd.concat(
         [
@@ -214,7 +233,7 @@ def audit(
             problems.append(f"{question}: {len(small)} groups under {k} shown")
         tables[question] = parsed
         withheld_groups[question] = set(reasons)
-    respondents = tables.get(links.respondents)
+    respondents = None if links.respondents is None else tables.get(links.respondents)
     shown = None
     if respondents is not None:
         shown = _Respondents(respondents, withheld_groups[links.respondents])
@@ -396,6 +415,7 @@ def _patterns(
     links: Links,
     forced: Mapping[object, set[int]],
     time_limit: float,
+    deadline: _Deadline,
 ) -> tuple[dict[object, dict[int, str]], str]:
     """Each question's withheld groups with their reasons, and the method that chose them.
 
@@ -408,7 +428,7 @@ def _patterns(
     methods = set()
     if respondents is not None:
         hidden, method = _unit_pattern(
-            [tables[respondents]], forced.get(respondents, set()), k, time_limit
+            [tables[respondents]], forced.get(respondents, set()), k, time_limit, deadline
         )
         chosen[respondents] = hidden
         methods.add(method)
@@ -422,7 +442,9 @@ def _patterns(
             else None
             for q in unit
         ]
-        hidden, method = _unit_pattern([tables[q] for q in unit], must, k, time_limit, bounded)
+        hidden, method = _unit_pattern(
+            [tables[q] for q in unit], must, k, time_limit, deadline, bounded
+        )
         chosen |= dict.fromkeys(unit, hidden)
         methods.add(method)
     reasons = {
@@ -480,6 +502,7 @@ def _unit_pattern(
     forced: set[int],
     k: int,
     time_limit: float,
+    deadline: _Deadline,
     bounded: list[_Bounded | None] | None = None,
 ) -> tuple[set[int], str]:
     """One pattern for tables of the same groups: primary (a base under `k` in any of them),
@@ -488,10 +511,11 @@ def _unit_pattern(
     primary = forced | {int(g) for t in tables for g in np.flatnonzero(t.base < k)}
     cuts: list[list[int]] = []
     while True:
+        deadline.check()
         hidden = _least_loss(tables, primary, k, cuts, time_limit)
         if hidden is None:
-            return _next_smallest(tables, primary, k, bounded), METHOD_GREEDY
-        weak = _weakest(tables, hidden, k, bounded)
+            return _next_smallest(tables, primary, k, deadline, bounded), METHOD_GREEDY
+        weak = _weakest(tables, hidden, k, bounded, deadline)
         if weak is None:
             return hidden, METHOD_MILP
         table, group = weak
@@ -503,12 +527,14 @@ def _weakest(
     hidden: set[int],
     k: int,
     bounded: list[_Bounded | None] | None = None,
+    deadline: _Deadline = _Deadline(None),
 ) -> tuple[_Table, int] | None:
     """The first table and withheld group an attacker narrows too far: by maximum flow, then
     by linear programme over the table and the respondents', whose numbers bound its bases."""
     for i, table in enumerate(tables):
+        deadline.check()
         reasons = {g: BELOW_THRESHOLD if table.base[g] < k else COMPLEMENTARY for g in hidden}
-        weak = _first_unprotected(table, k, reasons, {})
+        weak = _first_unprotected(table, k, reasons)
         beside = bounded[i] if bounded else None
         if weak is None and beside is not None:
             weak = _first_narrowed(beside, hidden, k)
@@ -542,15 +568,13 @@ def _first_narrowed(bounded: _Bounded, hidden: set[int], k: int) -> int | None:
     )
     if key in _NARROWED:
         return _NARROWED[key]
-    found = _narrowed(bounded, hidden, small, k)
-    if len(_NARROWED) > 10_000:
-        _NARROWED.clear()
-    _NARROWED[key] = found
+    found = _NARROWED[key] = _narrowed(bounded, hidden, small, k)
     return found
 
 
 _NARROWED: dict[tuple[object, ...], int | None] = {}
-"""`_first_narrowed`'s answers: a release's audit asks again what its pattern's search asked."""
+"""`_first_narrowed`'s answers since the last `suppress` began: its audit asks again what its
+search asked."""
 
 
 def _narrowed(bounded: _Bounded, hidden: set[int], small: list[int], k: int) -> int | None:
@@ -620,7 +644,7 @@ class _Ranges:
             self.highs.run()
             status = self.highs.getModelStatus()
             if status == highspy.HighsModelStatus.kUnbounded:
-                return np.inf
+                return np.inf  # under a withheld total, with no shown number above it
             assert status == highspy.HighsModelStatus.kOptimal, status
             ends.append(self.highs.getInfo().objective_function_value)
         return float(ends[1] - ends[0])
@@ -744,6 +768,7 @@ def _next_smallest(
     tables: list[_Table],
     primary: set[int],
     k: int,
+    deadline: _Deadline,
     bounded: list[_Bounded | None] | None = None,
 ) -> set[int]:
     """Rules 2 and 3 without a programme: the next smallest, line by line, until the audit
@@ -752,7 +777,7 @@ def _next_smallest(
     while True:
         for table in tables:
             _complete_lines(table, k, reasons)
-        weak = _weakest(tables, set(reasons), k, bounded)
+        weak = _weakest(tables, set(reasons), k, bounded, deadline)
         if weak is None:
             return set(reasons)
         table, group = weak
@@ -789,28 +814,20 @@ def _complete_lines(table: _Table, threshold: int, hidden: dict[int, str]) -> No
             changed = True
 
 
-def _first_unprotected(
-    table: _Table, k: int, reasons: Mapping[int, str], passed: dict[int, IntArray]
-) -> int | None:
+def _first_unprotected(table: _Table, k: int, reasons: Mapping[int, str]) -> int | None:
     """The first withheld group an attacker could narrow too far, if any.
 
     Every withheld base must keep a range of `k`. Option counts must stay open only in groups
     under `k`: a complementary group has `k` or more people, and its counts matter only as a
     way to a small group's, which are checked themselves.
-
-    Withholding more only widens ranges, so a group that passed is checked again only when what
-    it must leave open has grown. `passed` keeps that, per group, from one call to the next.
     """
     attack = _Attack(table, frozenset(reasons), k)
     for group in sorted(reasons):
         need = np.minimum(k, attack.open_counts(group))
         if reasons[group] == COMPLEMENTARY:
             need[:] = 0
-        if group in passed and (passed[group] == need).all():
-            continue
         if not attack.protects(group, need):
             return group
-        passed[group] = need
     return None
 
 

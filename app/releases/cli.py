@@ -70,4 +70,5 @@ def describe(summary: ReleaseSummary) -> str:
             f"{cost.withheld_as_complements:>12}"
         )
     lines.append("(figures: one per question and group; 'respondents' is the response profile)")
+    lines += [f"left out: {reason}" for reason in summary.dropped]
     return "\n".join(lines)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from threading import Lock
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from analysis.disclosure import ALL, Links, audit, suppress
+from analysis.disclosure import ALL, Links, TookTooLong, audit, suppress
 from analysis.results import tabulate
 from app.accounts.models import User
 from app.admin.audit import AuditAction, record
@@ -63,6 +63,8 @@ class ReleaseSummary(BaseModel):
     audit: str
     content_hash: str
     cost: list[BreakdownCost]
+    dropped: list[str] = []
+    """Breakdowns the survey owner asked for that the release could not protect, and why."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Built:
     audit: str
     cost: list[BreakdownCost]
     content_hash: str
+    dropped: list[str] = field(default_factory=list)
 
 
 def wave_links(published: PublishedVersion) -> Links:
@@ -98,8 +101,31 @@ def wave_links(published: PublishedVersion) -> Links:
     return Links(respondents=RESPONDED, routed_by=routed_by, everyone=everyone, several=several)
 
 
+TEAM_BY_ROLE_TIME_LIMIT = 300.0
+"""Seconds a release with team × role grouping figures may take to protect them; past that it
+is made without them (and says so), rather than keep the survey owner waiting."""
+
+
 def build(session: Session, wave: OpenedWave, *, withhold: pd.DataFrame | None = None) -> Built:
     """The wave's every figure, suppressed together and audited: what a release would hold."""
+    if wave.team_role_breakdown:
+        try:
+            return _build(session, wave, withhold, team_by_role=True)
+        except TookTooLong:
+            built = _build(session, wave, withhold, team_by_role=False)
+            return replace(
+                built,
+                dropped=[
+                    f"team,role: not protected within {TEAM_BY_ROLE_TIME_LIMIT:.0f} s, so "
+                    "released without it"
+                ],
+            )
+    return _build(session, wave, withhold, team_by_role=False)
+
+
+def _build(
+    session: Session, wave: OpenedWave, withhold: pd.DataFrame | None, *, team_by_role: bool
+) -> Built:
     people = population(session=session, wave=wave)
     linked = linked_teams(people.teams)
     respondents = respondent_counts(session=session, wave_id=wave.id).rename(
@@ -119,7 +145,7 @@ def build(session: Session, wave: OpenedWave, *, withhold: pd.DataFrame | None =
         teams=list(people.teams["team"]),
         roles=list(people.roles["role"]),
         linked_teams=linked,
-        team_by_role=wave.team_role_breakdown,
+        team_by_role=team_by_role,
     )
     k = wave.suppression_threshold
     links = wave_links(wave.published)
@@ -131,6 +157,7 @@ def build(session: Session, wave: OpenedWave, *, withhold: pd.DataFrame | None =
         band_under_2k=wave.published.definition.band_small_groups,
         links=links,
         withhold=earlier,
+        give_up_after=TEAM_BY_ROLE_TIME_LIMIT if team_by_role else None,
     )
     problems = audit(table, suppressed, k=k, linked_teams=linked, links=links)
     if problems:
@@ -141,7 +168,7 @@ def build(session: Session, wave: OpenedWave, *, withhold: pd.DataFrame | None =
     figures = suppressed.reset_index(drop=True).assign(ordinal=lambda f: range(len(f)))
     figures = figures[[*KEYS, *STORED, "positive_band"]]
     breakdowns = ["overall", "team", *(["linked"] if linked else []), "role"]
-    if wave.team_role_breakdown:
+    if team_by_role:
         breakdowns.append("team,role")
     return Built(
         figures=figures,
@@ -184,6 +211,7 @@ def release(
                 content_hash=built.content_hash,
                 method=built.method,
                 replaces=None if latest is None else latest.number,
+                dropped=built.dropped,
             )
     return ReleaseSummary(
         survey=wave.published.survey_key,
@@ -195,6 +223,7 @@ def release(
         audit=built.audit,
         content_hash=built.content_hash,
         cost=built.cost,
+        dropped=built.dropped,
     )
 
 
@@ -211,6 +240,11 @@ def released_figures(*, session: Session, wave: OpenedWave) -> pd.DataFrame:
         latest = _latest(session, wave.id)
         assert latest is not None
     return _figures(session, latest)
+
+
+def has_team_by_role(session: Session, wave: OpenedWave) -> bool:
+    """Whether the wave's release shows team × role grouping figures."""
+    return "team,role" in current_release(session, wave).breakdowns
 
 
 def current_release(session: Session, wave: OpenedWave) -> Release:

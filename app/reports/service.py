@@ -22,7 +22,7 @@ from analysis.indicators import indicator_values
 from analysis.profile import released_profile, response_profile
 from analysis.results import breakdown, with_display
 from app.models import Survey
-from app.releases.service import RESPONDED, released_figures
+from app.releases.service import RESPONDED, has_team_by_role, released_figures
 from app.reports.counts import respondent_counts
 from app.reports.inputs import linked_teams, options_frame, population
 from app.responses.service import OpenedWave, load_wave, wave_state
@@ -150,7 +150,7 @@ def question_report(
 ) -> pd.DataFrame:
     """One question's results for one breakdown, labelled for people."""
     wave = released_wave(session=session, survey_key=survey_key, wave_key=wave_key, today=today)
-    if by == "team,role" and not wave.team_role_breakdown:
+    if by == "team,role" and not has_team_by_role(session, wave):
         raise NotFound(
             f"Wave {wave.key}'s results have no team × role grouping figures: the survey owner "
             "left that breakdown off. Ask by team or by role grouping."
@@ -226,7 +226,7 @@ def year_on_year_report(
     if role is not None:
         _check_role(role, before, after, session=session)
     if team is not None and role is not None:
-        shown = [w.key for w in (before, after) if not w.team_role_breakdown]
+        shown = [w.key for w in (before, after) if not has_team_by_role(session, w)]
         if shown:
             raise ViewRefused(
                 f"Wave {shown[0]}'s results show teams and role groupings, not each team's role "

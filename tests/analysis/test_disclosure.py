@@ -10,8 +10,10 @@ from analysis.disclosure import (
     BELOW_THRESHOLD,
     COMPLEMENTARY,
     MARKER,
+    METHOD_GREEDY,
     WITHHELD,
     RemainderBelowThreshold,
+    audit,
     for_readers,
     refuse_small_remainder,
     suppress,
@@ -379,3 +381,15 @@ def test_readers_see_one_reason_in_derived_tables_too() -> None:
     assert readable["reason_before"].tolist()[:2] == [WITHHELD, WITHHELD]
     assert readable["reason"].tolist()[:2] == [WITHHELD, "banded"]
     assert readable["no_test_reason"].tolist() == [WITHHELD, "not_comparable", "base_below_k"]
+
+
+def test_without_a_programme_rule_two_and_the_audit_still_open_the_cycle() -> None:
+    """The fallback when the programme runs out of time: the next smallest, line by line, then
+    the audit's neighbours, until the attacker narrows nothing."""
+    table = _two_way_table([[4, 1, 6], [6, 4, 5], [5, 6, 0]])
+    greedy = suppress(table, k=5, time_limit=0)
+    assert greedy.attrs["suppression_method"] == METHOD_GREEDY
+    population = Population(["t0", "t1", "t2"], ["r0", "r1", "r2"], ["n"])
+    findings = attack(greedy.assign(option="n", banded=False, base=greedy["count"]), population)
+    assert all(f.width >= 5 for f in findings if f.option is None)
+    assert audit(table, greedy, k=5) == []

@@ -13,10 +13,19 @@ from __future__ import annotations
 import random
 
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.disclosure import ALL, Links, suppress
+from analysis.disclosure import (
+    ALL,
+    METHOD_GREEDY,
+    METHOD_MILP,
+    Links,
+    TookTooLong,
+    audit,
+    suppress,
+)
 from analysis.results import tabulate
 from tests.analysis.wave_attacker import Finding, Questionnaire, Wave, attack
 
@@ -183,3 +192,84 @@ def test_per_question_suppression_leaks_a_routed_base_that_linked_suppression_ke
     assert linked.loc[
         (linked["question"] == "supervises") & (linked["team"] == "t0"), "withheld"
     ].all()
+
+
+def test_a_release_falls_back_to_the_next_smallest_when_the_programme_runs_out_of_time() -> None:
+    truth, wave = _routing_wave()
+    greedy = suppress(truth, k=5, links=LINKS, time_limit=0)
+    assert greedy.attrs["suppression_method"] == METHOD_GREEDY
+    assert leaks(truth, greedy, wave, 5) == []
+    assert suppress(truth, k=5, links=LINKS).attrs["suppression_method"] == METHOD_MILP
+
+
+def test_a_search_past_its_time_gives_up_and_decides_nothing() -> None:
+    truth, _ = _routing_wave()
+    with pytest.raises(TookTooLong):
+        suppress(truth, k=5, links=LINKS, give_up_after=0)
+
+
+def test_an_earlier_releases_withheld_groups_stay_withheld() -> None:
+    truth, wave = _routing_wave()
+    kept = [("agreement", "t3", ALL), ("agreement", "a team since gone", ALL)]
+    again = suppress(truth, k=5, links=LINKS, withhold=kept)
+    rows = again.loc[(again["question"] == "agreement") & (again["team"] == "t3")]
+    assert rows["withheld"].all()
+    assert leaks(truth, again, wave, 5) == []
+
+
+def test_routing_through_a_question_the_table_lacks_links_nothing() -> None:
+    truth, wave = _routing_wave()
+    links = Links(
+        respondents=RESPONDED,
+        routed_by={"supervision_quality": ["supervises", "not asked this wave"]},
+        everyone={"supervises", "agreement"},
+    )
+    assert leaks(truth, suppress(truth, k=5, links=links), wave, 5) == []
+
+
+def test_a_count_pinned_only_through_the_respondents_cells_is_withheld() -> None:
+    """Found by the generative test: with team × role cells and a split team, the respondents'
+    cells bound a small cell's count in a question everyone answers more tightly than its own
+    lines do. The linear programme in the release's search sees it, and withholds more."""
+    people = {("t0", "r0"): 5, ("t0", "r1"): 5, ("t1", "r0"): 4, ("t1", "r1"): 8}
+    people |= {("t2", "r0"): 4, ("t2", "r1"): 2, ("t3", "r0"): 0, ("t3", "r1"): 7}
+    wave = Wave(
+        ["t0", "t1", "t2", "t3"], ["r0", "r1"], True, {"t0+t1": ["t0", "t1"]}, QUESTIONNAIRE,
+        RESPONDED,
+    )  # fmt: skip
+    truth = wave_table(people, wave, 9970)
+    published = suppress(truth, k=3, linked_teams=wave.linked, links=LINKS)
+    assert leaks(truth, published, wave, 3) == []
+
+
+def test_the_audit_passes_a_release_and_says_what_is_wrong_with_a_tampered_one() -> None:
+    truth, _ = _routing_wave()
+    released = suppress(truth, k=5, links=LINKS)
+    assert audit(truth, released, k=5, links=LINKS) == []
+
+    def tampered(question: str, team: str, withheld: bool) -> list[str]:
+        changed = released.copy()
+        rows = (changed["question"] == question) & (changed["team"] == team)
+        changed.loc[rows, "withheld"] = withheld
+        return audit(truth, changed, k=5, links=LINKS)
+
+    small = tampered("supervision_quality", "t0", False)  # two people's answers shown
+    assert "supervision_quality: 1 groups under 5 shown" in small
+    routing = tampered("supervises", "t0", False)  # the routed base shown again
+    assert any("withholds other groups than supervises" in p for p in routing)
+    assert any("can be narrowed too far" in p for p in routing)
+    hidden_people = tampered(RESPONDED, "t3", True)
+    assert any("number of respondents is withheld" in p for p in hidden_people)
+
+
+def test_a_figure_under_a_withheld_total_can_be_anything() -> None:
+    """Team t0 answered nobody: the cheapest pattern withholds a margin, and under it a
+    withheld cell of the questions' is bounded by no shown figure at all (the programme finds
+    its range unbounded, which is as wide as a range gets)."""
+    people = {("t0", "r0"): 0, ("t0", "r1"): 0, ("t1", "r0"): 2, ("t1", "r1"): 5}
+    wave = Wave(["t0", "t1"], ["r0", "r1"], True, {}, QUESTIONNAIRE, RESPONDED)
+    truth = wave_table(people, wave, 4748)
+    published = suppress(truth, k=3, links=LINKS)
+    assert leaks(truth, published, wave, 3) == []
+    ranges = attack(published, wave)
+    assert any(finding.high == float("inf") for finding in ranges)
