@@ -2,20 +2,25 @@
 
 A wave's figures for one question form one table of groups that add up: the overall is the sum of
 the teams and the sum of the role groupings; a team, and a role grouping, is the sum of its team ×
-role grouping cells; a linked group (the successors of a split team, shown against their
-predecessor) is the sum of its member teams. A user may ask for any breakdown of that table, so its
-figures are suppressed together, once, and every breakdown shows part of one consistent table:
+role grouping cells (when those are shown); a linked group (the successors of a split team,
+shown against their predecessor) is the sum of its member teams. A wave's questions are linked
+too (`Links`): every base is at most the group's respondents, and equal to them for a question
+everyone answers; a routed question's base is a count of the question that routes to it. So the
+whole wave is suppressed together, once, and every breakdown shows part of one pattern:
 
 1. Primary: a group whose base is under `k` is withheld, base and all.
-2. Complementary: wherever a total is shown, the withheld groups that add up to it number at least
-   two and together at least `k`; if not, the next smallest is withheld too (or the total itself,
-   when every part already is). Repeated over every line of the table until nothing changes.
-3. Audit: rule 2 alone is not enough. Cycles through the two-way table, and the mix of answers
-   within withheld cells, can still pin a cell. So the pattern is attacked as an attacker would:
-   each withheld figure's range, given every shown figure, is found by maximum flow (on these
-   tables exactly what a linear programme finds), and while a base can move by less than `k`, or
-   an option's count by less than the `k` (or fewer) that its lines leave open, the smallest shown
-   neighbour is withheld too and rules 2 and 3 run again.
+2. Shared: the respondents' pattern is chosen first, and every question withholds at least what
+   it does; questions linked by routing share one pattern.
+3. Complementary, with the least loss: a mixed-integer programme chooses the fewest further
+   groups (a large group costing more), such that wherever a total is shown the withheld groups
+   under it are none, or two or more of `k` or more people together.
+4. Audit: rule 3 alone is not enough. Cycles through the two-way table, the mix of answers
+   within withheld cells, and the respondents' numbers can still pin a figure. So the pattern is
+   attacked as an attacker would: each withheld figure's range, given every shown figure, by
+   maximum flow per option, and by a linear programme (HiGHS) over the table and the
+   respondents' beside it. Each way in becomes a cut (one more of the weak group's neighbours)
+   for the next programme, until none is left. Past a time limit the programme gives way to
+   rule 3's next smallest, audited the same way.
 
 With banding on, groups under `2k` show their base but not their counts: every option's share is
 a band ("fewer than 5", "all but fewer than 5"). Every option, not only a 0% or 100% one, since
