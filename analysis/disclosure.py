@@ -514,6 +514,8 @@ def _unit_pattern(
     the least-loss complements, then the audit of each table, whose every failure becomes a
     cut (one more of the weak group's shown neighbours) for the next programme."""
     primary = forced | {int(g) for t in tables for g in np.flatnonzero(t.base < k)}
+    if len(primary) == len(tables[0].counts):
+        return primary, METHOD_MILP  # every group withheld: nothing shown to attack
     cuts: list[list[int]] = []
     while True:
         deadline.check()

@@ -472,6 +472,7 @@ def test_a_threshold_is_set_only_before_results_can_be_shown(
                 "content_hash": events[-1].details["content_hash"],
                 "method": "milp",
                 "replaces": None,
+                "dropped": [],
             },
         ),
     ]

@@ -156,7 +156,7 @@ def waves(draw: st.DrawFn) -> tuple[dict[tuple[str, str], int], Wave, int, int]:
     return people, wave, draw(st.sampled_from([3, 5])), draw(st.integers(0, 10_000))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(waves())
 def test_no_release_gives_a_withheld_figure_away(
     example: tuple[dict[tuple[str, str], int], Wave, int, int],
