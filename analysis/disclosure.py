@@ -882,8 +882,9 @@ class _Attack:
 
     def protects(self, group: int, need: IntArray) -> bool:
         """Whether each option's count can move by its `need`, and the base by `k`."""
-        if self.plus[group] == self.minus[group]:
-            return True  # in no line at all: nothing shown constrains it
+        # A group in no line is the overall of a table of nothing else: withheld only with
+        # everything, which is never attacked.
+        assert self.plus[group] != self.minus[group], "a withheld group is part of a line"
         width = 0
         for option in np.argsort(-need, kind="stable").tolist():
             if need[option] == 0 and width >= self.k:
