@@ -514,11 +514,11 @@ def _unit_pattern(
     the least-loss complements, then the audit of each table, whose every failure becomes a
     cut (one more of the weak group's shown neighbours) for the next programme."""
     primary = forced | {int(g) for t in tables for g in np.flatnonzero(t.base < k)}
+    deadline.check()
     if len(primary) == len(tables[0].counts):
         return primary, METHOD_MILP  # every group withheld: nothing shown to attack
     cuts: list[list[int]] = []
     while True:
-        deadline.check()
         hidden = _least_loss(tables, primary, k, cuts, time_limit)
         if hidden is None:
             return _next_smallest(tables, primary, k, deadline, bounded), METHOD_GREEDY
