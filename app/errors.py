@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.observability import current_request_id
 from app.reports.service import ResultsNotReleased
+from app.responses.codes import CodeRefused
 from app.responses.service import FieldError, SubmissionRejected, WaveNotAccepting
 from app.surveys.service import NotFound
 
@@ -130,6 +131,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SubmissionRejected)
     async def _rejected(_request: Request, error: SubmissionRejected) -> JSONResponse:
         return problem_response(422, "The answers have problems; nothing was stored.", error.errors)
+
+    @app.exception_handler(CodeRefused)
+    async def _code_refused(_request: Request, error: CodeRefused) -> JSONResponse:
+        field = FieldError(field="access_code", code=error.code, message=str(error))
+        return problem_response(error.status_code, f"{error} Nothing was stored.", [field])
 
     @app.exception_handler(WaveNotAccepting)
     async def _not_accepting(_request: Request, error: WaveNotAccepting) -> JSONResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import uuid
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ from app.main import create_app
 from app.models import AccessCode, Draft, Response
 from app.responses.codes import CODE_ALPHABET, CODE_LENGTH
 from app.surveys.definitions import SurveyDefinition
+from app.surveys.service import get_wave, published_version
+from tests.support.answers import complete_answers
 from tests.support.factories import create_wave_for_test
 from tests.support.journey import complete_journey, forms, start
 
@@ -156,3 +159,74 @@ def test_a_wrong_code_is_linked_from_the_error_summary(
     assert status == 422
     assert '<a href="#code">' in text
     assert 'aria-describedby="code-hint code-error"' in text
+
+
+API = "/api/v1/surveys/coventry-supervision/waves/2015/responses"
+
+
+def _api_body(factory: sessionmaker[Session], code: str | None, **chosen: str) -> dict[str, object]:
+    with transaction(factory) as session:
+        wave = get_wave(session=session, survey_key="coventry-supervision", wave_key="2015")
+        published = published_version(session=session, version=wave.version)
+    body: dict[str, object] = {
+        "submission_id": uuid.uuid4().hex,
+        "team": "cf_first",
+        "role": "social_worker",
+        "answers": complete_answers(published, {**WORKER, **chosen}),
+    }
+    if code is not None:
+        body["access_code"] = code
+    return body
+
+
+def _responses(factory: sessionmaker[Session]) -> int:
+    with transaction(factory) as session:
+        return session.scalar(select(func.count()).select_from(Response)) or 0
+
+
+def test_the_api_refuses_a_code_required_wave_without_a_code_it_may_spend(
+    codes: list[str], session_factory: sessionmaker[Session], client: TestClient
+) -> None:
+    missing = client.post(API, json=_api_body(session_factory, None))
+    assert missing.status_code == 401
+    assert missing.json()["errors"] == [
+        {
+            "field": "access_code",
+            "code": "missing",
+            "message": "This wave requires an access code: send it as access_code.",
+        }
+    ]
+    made_up = client.post(API, json=_api_body(session_factory, "ZZZZ-ZZZZ-ZZZZ-ZZZZ"))
+    assert made_up.status_code == 403 and made_up.json()["errors"][0]["code"] == "unknown"
+    assert _responses(session_factory) == 0
+
+    body = _api_body(session_factory, codes[3].lower())
+    stored = client.post(API, json=body)
+    assert stored.status_code == 201, stored.text
+    assert client.post(API, json=body).status_code == 200  # a retry: stored once, not refused
+    reused = client.post(API, json=_api_body(session_factory, codes[3]))
+    assert reused.status_code == 403 and reused.json()["errors"][0]["code"] == "used"
+    assert _responses(session_factory) == 1
+
+
+def test_wrong_answers_do_not_use_up_a_code_on_the_api(
+    codes: list[str], session_factory: sessionmaker[Session], client: TestClient
+) -> None:
+    wrong = _api_body(session_factory, codes[4])
+    wrong["team"] = "no_such_team"
+    assert client.post(API, json=wrong).status_code == 422
+    assert client.post(API, json=_api_body(session_factory, codes[4])).status_code == 201
+
+
+def test_padding_a_small_team_over_k_fails_on_a_code_required_wave(
+    codes: list[str], session_factory: sessionmaker[Session], client: TestClient
+) -> None:
+    """One real person in a team, five made-up responses to lift it over k: on a wave that
+    requires codes none of the five is stored, so the team stays under k and withheld."""
+    assert client.post(API, json=_api_body(session_factory, codes[5])).status_code == 201
+    padding = [
+        client.post(API, json=_api_body(session_factory, code))
+        for code in (None, "", "AAAA-AAAA-AAAA-AAAA", codes[5], codes[5].replace("-", " "))
+    ]
+    assert [reply.status_code for reply in padding] == [401, 401, 403, 403, 403]
+    assert _responses(session_factory) == 1

@@ -11,9 +11,11 @@ import secrets
 from enum import StrEnum
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.db import transaction
 from app.models import AccessCode, Wave
+from app.responses.service import submission_received
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 """31 characters with no 0/O, 1/I/L look-alikes."""
@@ -75,3 +77,25 @@ def spend_code(*, session: Session, wave_id: int, hashed: str) -> bool:
         .returning(AccessCode.wave_id)
     )
     return spent.first() is not None
+
+
+def spend_for_submission(
+    *, factory: sessionmaker[Session], wave_id: int, hashed: str, submission_id: str
+) -> bool:
+    """Spend a code in a transaction of its own, before the response's, so that the two share no
+    transaction, time or order. True too when this submission was already received: a retry,
+    whose code the first try spent."""
+    with transaction(factory) as separate:
+        spent = spend_code(session=separate, wave_id=wave_id, hashed=hashed)
+        received = submission_received(
+            session=separate, wave_id=wave_id, submission_id=submission_id
+        )
+    return spent or received
+
+
+class CodeRefused(Exception):
+    """A submission to a wave that requires codes, without one it may spend: nothing stored."""
+
+    def __init__(self, status_code: int, code: str, message: str):
+        self.status_code, self.code = status_code, code
+        super().__init__(message)

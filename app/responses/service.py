@@ -59,6 +59,11 @@ class SubmissionIn(BaseModel):
         max_length=MAX_ANSWERS,
         description="question key -> option code, list of option codes, or text",
     )
+    access_code: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None,
+        description="The single-use access code a wave that requires codes was sent out with: "
+        "spent when the response is stored, and never stored with it.",
+    )
 
 
 class FieldError(BaseModel):

@@ -20,10 +20,9 @@ from starlette.datastructures import FormData
 
 from app.accounts.deps import csrf_nonce, csrf_ok, csrf_token, set_csrf_cookie
 from app.config import Settings
-from app.db import transaction
 from app.deps import SessionDep, SettingsDep, TodayDep, commits_in_thread
 from app.models import Draft
-from app.responses.codes import CodeState, code_hash, code_state, spend_code
+from app.responses.codes import CodeState, code_hash, code_state, spend_for_submission
 from app.responses.drafts import (
     find_draft,
     key_hash,
@@ -40,7 +39,6 @@ from app.responses.service import (
     WaveNotAccepting,
     load_wave,
     store_response,
-    submission_received,
     validate_submission,
     visible_questions,
     wave_state,
@@ -598,20 +596,19 @@ def submit(
 def _spend_code(
     request: Request, page: Page, wave: OpenedWave, draft: Draft, submission: SubmissionIn
 ) -> HTMLResponse | None:
-    """Spend the draft's access code in a transaction of its own, before the response's, so the
-    two share no transaction, time or order. Answers are checked first: a refused submission
-    must not use up the code."""
+    """Spend the draft's access code. Answers are checked first: a refused submission must not
+    use up the code."""
     try:
         validate_submission(wave.published, submission)
     except SubmissionRejected as rejected:
         return _rejected(page, wave, draft, rejected)
     assert draft.access_code_hash is not None
-    with transaction(request.app.state.session_factory) as separate:
-        spent = spend_code(session=separate, wave_id=wave.id, hashed=draft.access_code_hash)
-        received = submission_received(
-            session=separate, wave_id=wave.id, submission_id=submission.submission_id
-        )
-    if spent or received:
+    if spend_for_submission(
+        factory=request.app.state.session_factory,
+        wave_id=wave.id,
+        hashed=draft.access_code_hash,
+        submission_id=submission.submission_id,
+    ):
         return None
     page.title = "That access code has already been used"
     return page.render("respondent/code_used.html", status_code=409)
