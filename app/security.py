@@ -6,6 +6,10 @@ files), inline styles only (plotly sets them on the SVG it draws), and images fr
 service or from `data:` and `blob:` URLs (plotly's image export draws its SVG through a `blob:`
 image; only script already allowed here can make one). A response that sets a header itself
 keeps its own value.
+
+Respondent pages, and the API that takes responses, are never kept by the browser
+(`Cache-Control: no-store`): on a shared office computer, Back after sending must not show the
+next person someone's answers.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
 }
+NOT_KEPT = {"Cache-Control": "no-store"}
 STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 """One year, this host only: a council's other subdomains are not this service's to decide."""
 
@@ -59,12 +64,20 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        added = {**self.headers, **NOT_KEPT} if _holds_answers(scope["path"]) else self.headers
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 headers = MutableHeaders(scope=message)
-                for name, value in self.headers.items():
+                for name, value in added.items():
                     headers.setdefault(name, value)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _holds_answers(path: str) -> bool:
+    return path.startswith("/s/") or (
+        path.startswith("/api/v1/surveys/") and path.endswith("/responses")
+    )

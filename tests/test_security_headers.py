@@ -32,6 +32,10 @@ def _assert_headers(reply: object, where: str, *, hsts: bool = False) -> None:
     for name, value in HEADERS.items():
         assert headers.get(name) == value, (where, name, headers.get(name))
     assert (HSTS in headers) is hsts, where
+    path = reply.request.url.path  # type: ignore[attr-defined]
+    if path.startswith("/s/") or path.endswith("/responses"):
+        # a respondent's page, or the API that takes responses: never kept by the browser
+        assert headers.get("Cache-Control") == "no-store", where
 
 
 @pytest.fixture
