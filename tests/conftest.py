@@ -174,10 +174,29 @@ SLOW_MODULES = {
 does not."""
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+ABOVE_THE_DATABASE = {
+    "test_access.py",
+    "test_channels.py",
+    "test_dashboards.py",
+    "test_exports.py",
+    "test_printable.py",
+    "test_security_headers.py",
+}
+"""Who may use a route, pages, exports and the printable report: they read the release through
+the same services the reports tests run on both backends, so they run on SQLite alone."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept, deselected = [], []
     for item in items:
         path = item.path
         if "browser" in path.parts:
             item.add_marker(pytest.mark.browser)
         if path.name in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+        params = getattr(item, "callspec", None)
+        on_postgres = params is not None and "postgresql" in params.params.values()
+        (deselected if on_postgres and path.name in ABOVE_THE_DATABASE else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept

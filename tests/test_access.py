@@ -82,8 +82,6 @@ def _requests(client: TestClient) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def visitors(demo_url: str) -> Iterator[dict[str, TestClient]]:
-    if demo_url.startswith("postgresql"):
-        pytest.skip("who may use a route is decided above the database: SQLite is enough")
     settings = _settings(demo_url)
     engine = make_engine(settings)
     factory: sessionmaker = make_session_factory(engine)  # type: ignore[type-arg]

@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import make_engine, make_session_factory, transaction
-from app.demo.seed import seed_demo
 from app.reports.inputs import options_frame, population, successor_groups
 from app.responses.service import load_wave
-from tests.conftest import BACKENDS, COVENTRY_DIR, _settings, migrated_database
+from tests.conftest import _settings
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def demo(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(_settings(migrated_database(request, tmp_path_factory.mktemp("inputs"))))
-    factory = make_session_factory(engine)
-    seed_demo(
-        factory,
-        definitions_dir=COVENTRY_DIR.parent,
-        echo=lambda _l: None,
-        today=dt.date(2026, 11, 23),
-    )
-    yield factory
+@pytest.fixture
+def demo(demo_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(_settings(demo_url))
+    yield make_session_factory(engine)
     engine.dispose()
 
 

@@ -21,6 +21,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from app.cache import FrozenCache
 from app.exports.service import Export, ExportRow, Part, SectionRow, Table
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -30,6 +31,7 @@ SHEET_NAME_LENGTH = 31
 SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 SHEET_TITLES = {Part.notes: "notes", Part.response_profile: "Response profile"}
 MAX_COLUMN_WIDTH = 60
+_WORKBOOKS: FrozenCache[bytes] = FrozenCache(size=16)
 Cell = str | int | float | bool | None
 
 
@@ -53,7 +55,12 @@ def _csv_cell(value: Cell) -> Cell:
 
 
 def xlsx_bytes(export: Export) -> bytes:
-    """The notes first, then the response profile, then one sheet per questionnaire section."""
+    """The notes first, then the response profile, then one sheet per questionnaire section;
+    written once per export."""
+    return _WORKBOOKS.get_or_make(export.made_from, lambda: _workbook(export))
+
+
+def _workbook(export: Export) -> bytes:
     workbook = Workbook()
     workbook.remove(workbook.active)  # type: ignore[arg-type]  # its one empty default sheet
     names = _UniqueNames()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
@@ -36,7 +36,8 @@ from analysis.compare import (
     SPLIT,
 )
 from analysis.disclosure import ALL, MARKER, WITHHELD
-from app.releases.service import current_release
+from app.cache import FrozenCache
+from app.releases.service import current_release, release_fingerprint
 from app.reports.service import (
     question_report,
     released_wave,
@@ -166,6 +167,9 @@ class Export:
     name: str
     """The file name without its extension, e.g. coventry-supervision-2015-by-team."""
     tables: dict[Part, Table]
+    made_from: tuple[Hashable, ...]
+    """What the export was made from (`release_fingerprint`s, breakdown, date): the same key
+    makes the same file."""
 
 
 def wave_export(
@@ -177,8 +181,25 @@ def wave_export(
     today: dt.date,
     progress: Progress = _quietly,
 ) -> Export:
-    """Every question's results by team or by role grouping, with the response profile."""
+    """Every question's results by team or by role grouping, with the response profile; made
+    once per release, breakdown and day."""
     wave = released_wave(session=session, survey_key=survey_key, wave_key=wave_key, today=today)
+    key = ("wave", survey_key, by, today, release_fingerprint(session, wave))
+    return _EXPORTS.get_or_make(
+        key, lambda: _wave_export(session, survey_key, wave, by, today, progress, key)
+    )
+
+
+def _wave_export(
+    session: Session,
+    survey_key: str,
+    wave: OpenedWave,
+    by: ExportBreakdown,
+    today: dt.date,
+    progress: Progress,
+    key: tuple[Hashable, ...],
+) -> Export:
+    wave_key = wave.key
     questions = _reported(wave)
     suppressed: set[str] = set()
     rows: list[ExportRow] = []
@@ -210,6 +231,7 @@ def wave_export(
     return Export(
         name=f"{survey_key}-{wave.key}-by-{by}",
         tables=_tables(WaveResultRow, rows, profile, notes),
+        made_from=key,
     )
 
 
@@ -226,12 +248,33 @@ def comparison_export(
     response profiles."""
     before = released_wave(session=session, survey_key=survey_key, wave_key=from_wave, today=today)
     after = released_wave(session=session, survey_key=survey_key, wave_key=to_wave, today=today)
+    key = (
+        "compare",
+        survey_key,
+        today,
+        release_fingerprint(session, before),
+        release_fingerprint(session, after),
+    )
+    return _EXPORTS.get_or_make(
+        key, lambda: _comparison_export(session, survey_key, before, after, today, progress, key)
+    )
+
+
+def _comparison_export(
+    session: Session,
+    survey_key: str,
+    before: OpenedWave,
+    after: OpenedWave,
+    today: dt.date,
+    progress: Progress,
+    key: tuple[Hashable, ...],
+) -> Export:
     questions = _reported(after)
     suppressed: set[str] = set()
     for question in progress(questions):  # the comparison itself is quick after this
         _suppress_section(session, [before, after], questions, question, suppressed)
     frame = year_on_year_report(
-        session=session, survey_key=survey_key, from_wave=from_wave, to_wave=to_wave, today=today
+        session=session, survey_key=survey_key, from_wave=before.key, to_wave=after.key, today=today
     )
     rows = _comparison_rows(frame, after)
     notes = [
@@ -259,7 +302,11 @@ def comparison_export(
     return Export(
         name=f"{survey_key}-{before.key}-to-{after.key}",
         tables=_tables(ComparisonRow, rows, profile, notes),
+        made_from=key,
     )
+
+
+_EXPORTS: FrozenCache[Export] = FrozenCache(size=16)
 
 
 def _reported(wave: OpenedWave) -> list[ResolvedQuestion]:

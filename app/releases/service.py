@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
-from threading import Lock
-from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel
@@ -25,6 +23,8 @@ from analysis.disclosure import ALL, Links, TookTooLong, audit, suppress
 from analysis.results import tabulate
 from app.accounts.models import User
 from app.admin.audit import AuditAction, record
+from app.cache import FrozenCache
+from app.models import Headcount
 from app.releases.models import Release, ReleaseFigure
 from app.reports.counts import answer_counts, respondent_counts
 from app.reports.inputs import linked_teams, options_frame, population
@@ -255,6 +255,24 @@ def current_release(session: Session, wave: OpenedWave) -> Release:
     return latest
 
 
+def release_fingerprint(session: Session, wave: OpenedWave) -> tuple[Hashable, ...]:
+    """What every reader's view of a closed wave is made from, besides its frozen
+    questionnaire: the release readers see, and the wave's headcounts (a correction changes
+    the response rates at once). What is made from these alone may be kept by this key."""
+    latest = current_release(session, wave)
+    headcounts = session.execute(
+        select(Headcount.team_id, Headcount.headcount)
+        .where(Headcount.wave_id == wave.id)
+        .order_by(Headcount.team_id)
+    ).all()
+    return (
+        str(session.get_bind().engine.url),
+        latest.id,
+        latest.content_hash,
+        tuple(tuple(row) for row in headcounts),
+    )
+
+
 def _latest(session: Session, wave_id: int) -> Release | None:
     return session.scalars(
         select(Release).where(Release.wave_id == wave_id).order_by(Release.number.desc()).limit(1)
@@ -290,9 +308,10 @@ def _store(session: Session, wave: OpenedWave, built: Built, *, number: int) -> 
 def _figures(session: Session, release: Release) -> pd.DataFrame:
     """A release's figures; kept in memory by release id, since a release never changes."""
     key = (str(session.get_bind().engine.url), release.id, release.content_hash)
-    cached = _RELEASES.get(key)
-    if cached is not None:
-        return cached
+    return _RELEASES.get_or_make(key, lambda: _read_figures(session, release))
+
+
+def _read_figures(session: Session, release: Release) -> pd.DataFrame:
     columns = [getattr(ReleaseFigure, name) for name in (*KEYS, *STORED, "positive_band")]
     rows = session.execute(select(*columns).where(ReleaseFigure.release_id == release.id)).all()
     frame = pd.DataFrame(rows, columns=[*KEYS, *STORED, "positive_band"])
@@ -301,7 +320,6 @@ def _figures(session: Session, release: Release) -> pd.DataFrame:
         frame[column] = frame[column].astype("Int64")
     frame["withheld"] = frame["withheld"].astype(bool)
     frame["banded"] = frame["banded"].astype(bool)
-    _RELEASES.put(key, frame)
     return frame
 
 
@@ -364,26 +382,4 @@ def _responded_option() -> pd.DataFrame:
     )
 
 
-class _ReleaseCache:
-    """A few releases' figures by release id: safe to keep, since a release never changes."""
-
-    def __init__(self, size: int = 16) -> None:
-        self._entries: OrderedDict[tuple[Any, ...], pd.DataFrame] = OrderedDict()
-        self._size = size
-        self._lock = Lock()
-
-    def get(self, key: tuple[Any, ...]) -> pd.DataFrame | None:
-        with self._lock:
-            if key not in self._entries:
-                return None
-            self._entries.move_to_end(key)
-            return self._entries[key]
-
-    def put(self, key: tuple[Any, ...], frame: pd.DataFrame) -> None:
-        with self._lock:
-            self._entries[key] = frame
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-
-_RELEASES = _ReleaseCache()
+_RELEASES: FrozenCache[pd.DataFrame] = FrozenCache(size=16)

@@ -31,7 +31,9 @@ from analysis.disclosure import ALL, WITHHELD
 from analysis.rounding import half_up
 from app.accounts.deps import require_role
 from app.accounts.models import Role, User
+from app.cache import FrozenCache
 from app.deps import SessionDep, SettingsDep, TodayDep, commits_in_thread
+from app.releases.service import release_fingerprint
 from app.reports.service import (
     ResultsNotReleased,
     question_report,
@@ -194,8 +196,36 @@ class WaveReport(BaseModel):
 
 
 def wave_report(*, session: Session, survey_key: str, wave_key: str, today: dt.date) -> WaveReport:
-    """The whole report for a closed wave; `ResultsNotReleased` while it is open."""
+    """The whole report for a closed wave, made once per release and day;
+    `ResultsNotReleased` while it is open."""
     wave = released_wave(session=session, survey_key=survey_key, wave_key=wave_key, today=today)
+    outline = survey_outline(session=session, survey_key=survey_key, today=today)
+    earlier = [c.from_wave for c in outline.comparisons if c.to_wave == wave.key]
+    before = (
+        released_wave(session=session, survey_key=survey_key, wave_key=earlier[-1], today=today)
+        if earlier
+        else None
+    )
+    key = (
+        survey_key,
+        today,
+        release_fingerprint(session, wave),
+        None if before is None else release_fingerprint(session, before),
+    )
+    return _REPORTS.get_or_make(key, lambda: _wave_report(session, survey_key, wave, before, today))
+
+
+_REPORTS: FrozenCache[WaveReport] = FrozenCache(size=8)
+
+
+def _wave_report(
+    session: Session,
+    survey_key: str,
+    wave: OpenedWave,
+    before: OpenedWave | None,
+    today: dt.date,
+) -> WaveReport:
+    wave_key = wave.key
     definition = wave.published.definition
     decimals = definition.one_person_decimals
     teams = _profile(
@@ -228,13 +258,8 @@ def wave_report(*, session: Session, survey_key: str, wave_key: str, today: dt.d
         )
         for question, opens_grid in zip(asked, _opening_grids(asked), strict=True)
     ]
-    outline = survey_outline(session=session, survey_key=survey_key, today=today)
-    earlier = [c.from_wave for c in outline.comparisons if c.to_wave == wave.key]
     year_on_year = None
-    if earlier:
-        before = released_wave(
-            session=session, survey_key=survey_key, wave_key=earlier[-1], today=today
-        )
+    if before is not None:
         compared = year_on_year_report(
             session=session,
             survey_key=survey_key,

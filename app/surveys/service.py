@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
-from threading import Lock
 from typing import Protocol
 
 from sqlalchemy import delete, exists, select, text
 from sqlalchemy.orm import Session
 
+from app.cache import FrozenCache
 from app.models import (
     AccessCode,
     Draft,
@@ -302,30 +301,14 @@ class PublishedVersion:
     """Each audience as the condition on its deciding question."""
 
 
-class _VersionCache:
-    """Parsing a definition and mapping its ids costs far more than storing a response, and a
-    published version never changes: keep the few in use."""
-
-    def __init__(self, size: int = 32) -> None:
-        self._entries: OrderedDict[tuple[object, ...], PublishedVersion] = OrderedDict()
-        self._size = size
-        self._lock = Lock()
-
-    def get(self, session: Session, version: VersionRef) -> PublishedVersion:
-        key = (session.get_bind(), version.version_id, version.content_hash, version.published_at)
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
-        loaded = _load_published(session, version)
-        with self._lock:
-            self._entries[key] = loaded
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-        return loaded
+_VERSIONS: FrozenCache[PublishedVersion] = FrozenCache(size=32)
+"""Parsing a definition and mapping its ids costs far more than storing a response, and a
+published version never changes: keep the few in use."""
 
 
-_cache = _VersionCache()
+def _cached_version(session: Session, version: VersionRef) -> PublishedVersion:
+    key = (session.get_bind(), version.version_id, version.content_hash, version.published_at)
+    return _VERSIONS.get_or_make(key, lambda: _load_published(session, version))
 
 
 class VersionRef(Protocol):
@@ -341,8 +324,10 @@ class VersionRef(Protocol):
 
 def published_version(*, session: Session, version: VersionRef | SurveyVersion) -> PublishedVersion:
     if isinstance(version, SurveyVersion):
-        return _cache.get(session, _Ref(version.id, version.content_hash, version.published_at))
-    return _cache.get(session, version)
+        return _cached_version(
+            session, _Ref(version.id, version.content_hash, version.published_at)
+        )
+    return _cached_version(session, version)
 
 
 @dataclass(frozen=True)
