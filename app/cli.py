@@ -247,8 +247,26 @@ def waves_create(
     version: Annotated[str, typer.Option(help="Published version the wave asks")],
     opens: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="First day")],
     closes: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Last day")],
+    title: Annotated[
+        str | None, typer.Option(help="What respondents see; default: survey title and wave")
+    ] = None,
+    open_link: Annotated[
+        bool,
+        typer.Option(
+            "--open-link",
+            help="Let anyone with the link respond, without an access code: anyone could then "
+            "add responses to push a small team over k. Needs --confirm-open-link.",
+        ),
+    ] = False,
+    confirm_open_link: Annotated[bool, typer.Option("--confirm-open-link")] = False,
 ) -> None:
-    """Create a scheduled wave; its headcounts start as the version's."""
+    """Create a scheduled wave; its headcounts start as the version's. Respondents need an
+    access code unless --open-link is given (and confirmed)."""
+    if open_link and not confirm_open_link:
+        _fail(
+            "an open link lets anyone add responses and push a small team over k: "
+            "give --confirm-open-link as well, or leave out --open-link to require codes"
+        )
     from sqlalchemy.exc import IntegrityError
 
     from app.admin.audit import command_line_actor
@@ -266,12 +284,19 @@ def waves_create(
                 version_key=version,
                 opens_on=opens.date(),
                 closes_on=closes.date(),
+                access_codes_required=not open_link,
+                title=title,
             )
     except (NotFound, ValueError) as error:
         _fail(str(error))
     except IntegrityError:
         _fail(f"{survey} already has a wave {wave!r}")
-    typer.echo(f"created wave {wave} of {survey} (scheduled)")
+    who = (
+        "anyone with the link"
+        if open_link
+        else "access codes required: issue them with `codes issue`"
+    )
+    typer.echo(f"created wave {wave} of {survey} (scheduled; {who})")
 
 
 def _set_status(survey: str, wave: str, status: WaveStatus) -> None:

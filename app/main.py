@@ -99,6 +99,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """For clients that ask for it without reading the pages' icon link."""
+        return FileResponse(
+            STATIC_DIR / "favicon.svg",
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
     @app.get("/healthz", tags=["operations"], responses=problem_responses(503))
     def healthz() -> dict[str, str]:
         with engine.connect() as connection:

@@ -192,6 +192,9 @@ class Wave(Base):
     status: Mapped[str] = mapped_column(String(16), default=WaveStatus.scheduled.value)
     access_codes_required: Mapped[bool] = mapped_column(default=False, server_default=false())
     """Whether respondents must enter a single-use access code to start."""
+    title: Mapped[str | None] = mapped_column(String(200))
+    """What the wave's respondent pages are headed; when unset, the survey's title and the
+    wave's key (the questionnaire's title names the year it was written for)."""
     suppression_threshold: Mapped[int | None] = mapped_column(Integer)
     """`k` for this wave's results, set by the survey owner before the wave closes; when unset,
     the version's."""

@@ -186,6 +186,13 @@ ABOVE_THE_DATABASE = {
 the same services the reports tests run on both backends, so they run on SQLite alone."""
 
 
+def _on_postgres(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and any(
+        isinstance(value, str) and value == "postgresql" for value in callspec.params.values()
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     kept, deselected = [], []
     for item in items:
@@ -194,9 +201,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.browser)
         if path.name in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
-        params = getattr(item, "callspec", None)
-        on_postgres = params is not None and "postgresql" in params.params.values()
-        (deselected if on_postgres and path.name in ABOVE_THE_DATABASE else kept).append(item)
+        above_the_database = path.name in ABOVE_THE_DATABASE
+        (deselected if above_the_database and _on_postgres(item) else kept).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept

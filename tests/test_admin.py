@@ -101,7 +101,12 @@ def every_value(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
-def respond(client: TestClient, factory: sessionmaker[Session], wave: str = "2015") -> str:
+def respond(
+    client: TestClient,
+    factory: sessionmaker[Session],
+    wave: str = "2015",
+    access_code: str | None = None,
+) -> str:
     """One response through the API; returns its id."""
     with transaction(factory) as session:
         published = published_version(
@@ -113,6 +118,7 @@ def respond(client: TestClient, factory: sessionmaker[Session], wave: str = "201
         "team": "referral_assessment",
         "role": "social_worker",
         "answers": complete_answers(published),
+        "access_code": access_code,
     }
     reply = client.post(f"/api/v1/surveys/{SURVEY}/waves/{wave}/responses", json=body)
     assert reply.status_code == 201, reply.text
@@ -336,9 +342,19 @@ def test_a_wave_is_created_opened_and_closed(
         "key": "2016",
         "opens_on": today.isoformat(),
         "closes_on": (today + dt.timedelta(days=30)).isoformat(),
-        "codes": "yes",
+        "title": "Supervision survey, autumn 2016",
+        "codes": "no",
+        "open_link": "yes",
     }
+    blank = admin.get("/admin/waves/new").text
+    assert re.search(r'<input[^>]*id="codes"[^>]*value="yes" checked[ >]', blank), blank
     for change, messages in [
+        (
+            {"open_link": ""},
+            ["Confirm that anyone with the link may respond, or require access codes"],
+        ),
+        ({"codes": ""}, ["Choose whether respondents need an access code"]),
+        ({"title": "x" * 201}, ["Enter a title of 200 characters or fewer"]),
         ({"key": "20 16"}, ["Enter a wave key of up to 32 letters, digits"]),
         ({"version": f"{SURVEY}/2017"}, ["Choose the published version the wave asks"]),
         (
@@ -366,7 +382,8 @@ def test_a_wave_is_created_opened_and_closed(
     assert created.headers["location"] == f"{page}?done=created"
     assert "Wave 2016 was created" in admin.get(created.headers["location"]).text
     wave = stored_wave(session_factory, "2016")
-    assert (wave.status, wave.access_codes_required) == ("scheduled", True)
+    assert (wave.status, wave.access_codes_required) == ("scheduled", False)
+    assert wave.title == form["title"]
     duplicate = send(admin, "/admin/waves/new", "/admin/waves", form)
     assert summary_errors(duplicate.text) == ["coventry-supervision already has a wave 2016"]
 
@@ -391,7 +408,7 @@ def test_a_wave_is_created_opened_and_closed(
         (today + dt.timedelta(days=30)).strftime("%-d %b %Y"),
         "2",
         "5",
-        "Required (0 issued)",
+        "Not used",
     ]
 
     unconfirmed = send(admin, page, f"{page}/close")
@@ -418,7 +435,8 @@ def test_a_wave_is_created_opened_and_closed(
         "version": "2015",
         "opens_on": form["opens_on"],
         "closes_on": form["closes_on"],
-        "access_codes_required": True,
+        "access_codes_required": False,
+        "title": form["title"],
     }
     assert events[2].details == {"status_before": "open", "responses": 2}
 
@@ -798,7 +816,7 @@ def test_the_audit_log_lists_every_action_without_a_code_password_or_answer(
     issued = send(admin, f"{page}/codes", f"{page}/codes", {"count": "3"}).text
     codes = re.findall(r"<li>([A-Z2-9-]{19})</li>", issued)
     assert len(codes) == 3
-    response_id = respond(admin, session_factory, "2016")
+    response_id = respond(admin, session_factory, "2016", access_code=codes[0])
     send(admin, page, f"{page}/threshold", {"threshold": "6"})
     send(admin, page, f"{page}/breakdowns", {"breakdowns": "team_role"})
     assert "On: the results show each team" in admin.get(page).text

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from app.admin.models import AuditEvent
 from app.cli import cli
 from app.config import PROJECT_ROOT
+from app.models import Wave
 from tests.conftest import COVENTRY_DIR
 
 SURVEY = "coventry-supervision"
@@ -57,6 +58,27 @@ def test_upgrade_seed_and_manage_waves(empty_database_url: str) -> None:
 
     created = _run(url, *_create("2030"))
     assert created.exit_code == 0, created.output
+    assert "access codes required" in created.output
+    unconfirmed = _run(url, *_create("2032"), "--open-link")
+    assert unconfirmed.exit_code == 1
+    assert "give --confirm-open-link as well" in unconfirmed.output
+    open_link = _run(
+        url, *_create("2032"), "--open-link", "--confirm-open-link", "--title", "Autumn check-in"
+    )
+    assert open_link.exit_code == 0, open_link.output
+    assert "anyone with the link" in open_link.output
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(Wave.key, Wave.access_codes_required, Wave.title)
+            .where(Wave.key.in_(["2030", "2032"]))
+            .order_by(Wave.key)
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in stored] == [
+        ("2030", True, None),
+        ("2032", False, "Autumn check-in"),
+    ]
     duplicate = _run(url, *_create("2030"))
     assert duplicate.exit_code == 1
     assert "already has a wave '2030'" in duplicate.output

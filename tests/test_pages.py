@@ -7,11 +7,11 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import transaction
-from app.models import Answer, Draft, Question, Response, RoleGrouping, Team, WaveStatus
+from app.models import Answer, Draft, Question, Response, RoleGrouping, Team, Wave, WaveStatus
 from app.surveys.definitions import SurveyDefinition
 from app.surveys.pages import SENT
 from tests.support.factories import create_wave_for_test
@@ -337,3 +337,69 @@ def test_an_unknown_survey_or_section_is_a_404_page(
         reply = client.get(url)
         assert reply.status_code == 404
         assert reply.headers["content-type"].startswith("text/html")
+
+
+def test_change_on_the_check_page_comes_back_to_it_by_way_of_what_the_change_brings_in(
+    wave: sessionmaker[Session], client: TestClient
+) -> None:
+    complete_journey(client, BASE, "cf_first", "social_worker", WORKER)
+    check = client.get(f"{BASE}/check").text
+    change = {key: url for url, key in re.findall(r'href="([^"#]+)#q-([a-z0-9_]+)"', check)}
+    url = change["gives_supervision"]
+    assert url == f"{BASE}/section/about_you?from=check"
+    assert f'<a href="{BASE}/check" class="back-link">Back</a>' in client.get(url).text
+    assert answer_page(client, url, WORKER) == (303, f"{BASE}/check")
+
+    status, location = answer_page(client, url, {**WORKER, "gives_supervision": "yes"})
+    while status == 200:  # a follow-up on the same page, still on the way back
+        status, location = answer_page(client, url, MANAGER)
+    visited = []
+    while not location.endswith("/check"):
+        assert location.endswith("?from=check"), location
+        visited.append(location)
+        status, location = answer_page(client, location, MANAGER)
+        assert status in (200, 303)
+        if status == 200:
+            location = visited.pop()
+    assert f"{BASE}/section/for_supervisors?from=check" in visited
+    assert location == f"{BASE}/check"
+
+
+def test_each_section_page_links_back_to_the_page_before(
+    wave: sessionmaker[Session], client: TestClient
+) -> None:
+    start(client, BASE)
+    answer_page(client, f"{BASE}/you", {"team": "cf_first", "role": "social_worker"})
+    backs = {
+        section: re.search(
+            r'<a href="([^"]+)" class="back-link">Back</a>',
+            client.get(f"{BASE}/section/{section}").text,
+        )
+        for section in ("about_you", "key_basics")
+    }
+    assert {section: found and found.group(1) for section, found in backs.items()} == {
+        "about_you": f"{BASE}/you",
+        "key_basics": f"{BASE}/section/about_you",
+    }
+
+
+def test_the_wave_heads_its_pages_with_its_own_title(
+    wave: sessionmaker[Session], client: TestClient
+) -> None:
+    """Not the questionnaire's ("... October 2015"), which names the year it was written for."""
+    default = client.get(BASE).text
+    assert (
+        '<h1 class="heading-xl">Coventry Children &amp; Families Supervision Survey 2015</h1>'
+        in default
+    )
+    assert "October 2015" not in default
+    with transaction(wave) as session:
+        session.execute(update(Wave).values(title="Supervision survey, autumn 2016"))
+    assert '<h1 class="heading-xl">Supervision survey, autumn 2016</h1>' in client.get(BASE).text
+
+
+def test_every_page_has_an_icon(wave: sessionmaker[Session], client: TestClient) -> None:
+    assert '<link rel="icon" href="/static/favicon.svg"' in client.get(BASE).text
+    for path in ("/favicon.ico", "/static/favicon.svg"):
+        icon = client.get(path)
+        assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"

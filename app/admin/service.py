@@ -135,8 +135,11 @@ def create_wave(
     version_key: str,
     opens_on: dt.date,
     closes_on: dt.date,
-    access_codes_required: bool = False,
+    access_codes_required: bool = True,
+    title: str | None = None,
 ) -> Wave:
+    """Codes are required unless the caller says otherwise: with an open link anyone could add
+    responses and push a small team over `k`."""
     wave = surveys.create_wave(
         session=session,
         survey_key=survey_key,
@@ -144,6 +147,7 @@ def create_wave(
         version_key=version_key,
         opens_on=opens_on,
         closes_on=closes_on,
+        title=title,
     )
     wave.access_codes_required = access_codes_required
     record(
@@ -155,6 +159,7 @@ def create_wave(
         opens_on=opens_on.isoformat(),
         closes_on=closes_on.isoformat(),
         access_codes_required=access_codes_required,
+        title=wave.title,
     )
     return wave
 

@@ -87,6 +87,9 @@ def _published_versions(session: Session) -> list[tuple[str, str]]:
     ]
 
 
+TITLE_LENGTH = 200
+
+
 def _new_wave_page(
     request: Request,
     settings: Settings,
@@ -109,7 +112,7 @@ def _new_wave_page(
 def new_wave_page(
     request: Request, session: SessionDep, settings: SettingsDep, user: AdminUser
 ) -> HTMLResponse:
-    return _new_wave_page(request, settings, user, session, {})
+    return _new_wave_page(request, settings, user, session, {"codes": "yes"})
 
 
 def _date(form: FormData, field: str, label: str, errors: list[FormError]) -> dt.date | None:
@@ -130,7 +133,8 @@ def create(
     request: Request, session: SessionDep, settings: SettingsDep, user: AdminUser, form: FormDep
 ) -> Response:
     values = {
-        name: form_text(form, name) for name in ("version", "key", "opens_on", "closes_on", "codes")
+        name: form_text(form, name)
+        for name in ("version", "key", "title", "opens_on", "closes_on", "codes", "open_link")
     }
     errors: list[FormError] = []
     survey_key, _, version_key = values["version"].partition("/")
@@ -152,6 +156,17 @@ def create(
     closes_on = _date(form, "closes_on", "closes", errors)
     if opens_on and closes_on and closes_on < opens_on:
         errors.append(FormError("closes_on", "The wave must close on or after the day it opens"))
+    if len(values["title"]) > TITLE_LENGTH:
+        errors.append(FormError("title", f"Enter a title of {TITLE_LENGTH} characters or fewer"))
+    if values["codes"] not in ("yes", "no"):
+        errors.append(FormError("codes", "Choose whether respondents need an access code"))
+    elif values["codes"] == "no" and values["open_link"] != "yes":
+        errors.append(
+            FormError(
+                "open_link",
+                "Confirm that anyone with the link may respond, or require access codes",
+            )
+        )
     if errors or opens_on is None or closes_on is None:
         return _new_wave_page(request, settings, user, session, values, errors)
     wave = create_wave(
@@ -163,6 +178,7 @@ def create(
         opens_on=opens_on,
         closes_on=closes_on,
         access_codes_required=values["codes"] == "yes",
+        title=values["title"] or None,
     )
     return _redirect(f"/admin/surveys/{survey_key}/waves/{wave.key}", "created")
 

@@ -183,6 +183,7 @@ _WAVE_QUERY = (
         Wave.access_codes_required,
         Wave.suppression_threshold,
         Wave.team_role_breakdown,
+        Wave.title,
         SurveyVersion.id.label("version_id"),
         SurveyVersion.content_hash,
         SurveyVersion.published_at,
@@ -234,6 +235,13 @@ class OpenedWave:
     threshold_set_by_owner: int | None = None
     team_role_breakdown: bool = False
     """Whether the wave's release has team × role grouping figures."""
+    title_set_by_owner: str | None = None
+
+    @property
+    def title(self) -> str:
+        """What its respondent pages are headed: the owner's title, or else the survey's
+        title and the wave's key."""
+        return self.title_set_by_owner or f"{self.published.definition.survey_title} {self.key}"
 
     @property
     def suppression_threshold(self) -> int:
@@ -257,6 +265,7 @@ def load_wave(*, session: Session, survey_key: str, wave_key: str) -> OpenedWave
         published=published_version(session=session, version=row),
         threshold_set_by_owner=row.suppression_threshold,
         team_role_breakdown=row.team_role_breakdown,
+        title_set_by_owner=row.title,
     )
 
 

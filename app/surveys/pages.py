@@ -140,6 +140,8 @@ class Visit:
     draft: Draft
     key: str
     section: Section | None
+    from_check: bool
+    """Opened by a "Change" link on the check page: sending goes back there."""
 
 
 def _visit(
@@ -167,7 +169,9 @@ def _visit(
     if form is not None and not _check_csrf(form, secret, key):
         return _expired_form(page)
     page.csrf = _csrf(secret, key)
-    return Visit(wave, page, draft, key, spec)
+    sent_from = request.query_params.get("from") if form is None else form.get("from")
+    page.extra["from_check"] = from_check = sent_from == "check"
+    return Visit(wave, page, draft, key, spec, from_check)
 
 
 def _restart(base: str) -> RedirectResponse:
@@ -211,7 +215,7 @@ def start(
     today: TodayDep,
 ) -> HTMLResponse:
     wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
-    page = Page(request, wave, survey, title=wave.published.definition.title)
+    page = Page(request, wave, survey, title=wave.title)
     closed = _not_accepting(page, today)
     if closed is not None:
         return closed
@@ -232,7 +236,7 @@ def begin(
     form: FormDep,
 ) -> Response:
     wave = load_wave(session=session, survey_key=survey, wave_key=wave_key)
-    page = Page(request, wave, survey, title=wave.published.definition.title)
+    page = Page(request, wave, survey, title=wave.title)
     closed = _not_accepting(page, today)
     if closed is not None:
         return closed
@@ -309,7 +313,10 @@ def about_you(
         return visit
     wave, page, draft = visit.wave, visit.page, visit.draft
     page.title = "Your team and role"
-    page.extra.update(team=draft.team, role=draft.role, progress=_progress(wave, draft, None))
+    page.extra.update(
+        team=draft.team, role=draft.role, progress=_progress(wave, draft, None),
+        back=_back(survey, wave, draft, None, visit.from_check),
+    )  # fmt: skip
     return page.render("respondent/you.html")
 
 
@@ -339,11 +346,14 @@ def about_you_sent(
     draft.team, draft.role = team or draft.team, role or draft.role
     if page.errors:
         page.title = "Error: " + page.title
-        page.extra.update(team=team, role=role, progress=_progress(wave, draft, None))
+        page.extra.update(
+            team=team, role=role, progress=_progress(wave, draft, None),
+            back=_back(survey, wave, draft, None, visit.from_check),
+        )  # fmt: skip
         return page.render("respondent/you.html", status_code=422)
     if form.get("action") == "save":
         return _saved(page, key)
-    return RedirectResponse(_next_url(survey, wave, draft, after=None), status_code=303)
+    return RedirectResponse(_after(survey, wave, draft, None, visit.from_check), status_code=303)
 
 
 def _progress(wave: OpenedWave, draft: Draft, section_key: str | None) -> tuple[int, int]:
@@ -360,6 +370,32 @@ def _next_url(survey: str, wave: OpenedWave, draft: Draft, after: str | None) ->
     keys = [section.key for section, _ in _sections(wave, draft.answers)]
     following = keys if after is None else keys[keys.index(after) + 1 :] if after in keys else []
     return f"{base}/section/{following[0]}" if following else f"{base}/check"
+
+
+def _after(
+    survey: str, wave: OpenedWave, draft: Draft, section: str | None, from_check: bool
+) -> str:
+    """Where Continue leads: the next page, or back to the check page after a change (by way
+    of any question the change brought in that is still to answer)."""
+    if not from_check:
+        return _next_url(survey, wave, draft, after=section)
+    resume = _resume_url(survey, wave, draft)
+    return resume if resume.endswith("/check") else f"{resume}?from=check"
+
+
+def _back(
+    survey: str, wave: OpenedWave, draft: Draft, section: str | None, from_check: bool
+) -> str | None:
+    """The page before this one: the check page after a change, else the section before (the
+    team-and-role page before the first); none before the team-and-role page."""
+    base = f"/s/{survey}/{wave.key}"
+    if from_check:
+        return f"{base}/check"
+    if section is None:
+        return None
+    keys = [shown.key for shown, _ in _sections(wave, draft.answers)]
+    before = keys[: keys.index(section)] if section in keys else []
+    return f"{base}/section/{before[-1]}" if before else f"{base}/you"
 
 
 def _resume_url(survey: str, wave: OpenedWave, draft: Draft) -> str:
@@ -407,10 +443,13 @@ def section_page(
         return RedirectResponse(f"/s/{survey}/{wave.key}/you", status_code=303)
     questions = _section_questions(wave, draft, section)
     if not questions:
-        return RedirectResponse(_next_url(survey, wave, draft, after=section), status_code=303)
+        return RedirectResponse(
+            _after(survey, wave, draft, section, visit.from_check), status_code=303
+        )
     page.extra.update(
         section=spec, questions=questions, values=draft.answers,
         progress=_progress(wave, draft, section), added=[],
+        back=_back(survey, wave, draft, section, visit.from_check),
     )  # fmt: skip
     return page.render("respondent/section.html")
 
@@ -456,9 +495,10 @@ def section_sent(
         page.extra.update(
             section=spec, questions=questions, values=values,
             progress=_progress(wave, draft, section), added=[q.key for q in added],
+            back=_back(survey, wave, draft, section, visit.from_check),
         )  # fmt: skip
         return page.render("respondent/section.html", status_code=422 if page.errors else 200)
-    return RedirectResponse(_next_url(survey, wave, draft, after=section), status_code=303)
+    return RedirectResponse(_after(survey, wave, draft, section, visit.from_check), status_code=303)
 
 
 def _read_answers(
@@ -628,8 +668,8 @@ def _anchor(wave: OpenedWave, field_name: str) -> str:
     key = field_name.removeprefix("answers.")
     question = wave.published.by_key.get(key)
     if question is None:
-        return "you#team"
-    return f"section/{question.section}#q-{question.key}"
+        return "you?from=check#team"
+    return f"section/{question.section}?from=check#q-{question.key}"
 
 
 @router.get("/done", response_class=HTMLResponse)

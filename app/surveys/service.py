@@ -191,6 +191,7 @@ def create_wave(
     opens_on: dt.date,
     closes_on: dt.date,
     status: WaveStatus = WaveStatus.scheduled,
+    title: str | None = None,
 ) -> Wave:
     """A wave starts with the headcounts its version was written with; the owner may change them."""
     survey = get_survey(session=session, survey_key=survey_key)
@@ -210,6 +211,7 @@ def create_wave(
         opens_on=opens_on,
         closes_on=closes_on,
         status=status.value,
+        title=title,
     )
     session.add(wave)
     session.flush()
