@@ -20,6 +20,7 @@ from app.accounts.cli import tokens_cli, users_cli
 from app.config import Settings
 from app.db import make_engine, make_session_factory, transaction
 from app.exports.cli import export
+from app.fieldwork.cli import invitations_cli
 from app.models import WaveStatus
 from app.releases.cli import results_cli
 from app.surveys.definitions import DefinitionError, SurveyDefinition
@@ -47,6 +48,7 @@ cli.add_typer(report_cli, name="report", no_args_is_help=True)
 cli.add_typer(users_cli, name="users", no_args_is_help=True)
 cli.add_typer(tokens_cli, name="tokens", no_args_is_help=True)
 cli.add_typer(results_cli, name="results", no_args_is_help=True)
+cli.add_typer(invitations_cli, name="invitations", no_args_is_help=True)
 cli.command("export")(export)
 retention_cli = typer.Typer(help="Delete what closed waves no longer need (RETENTION_YEARS).")
 cli.add_typer(retention_cli, name="retention", no_args_is_help=True)

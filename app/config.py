@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)
     """Largest request body accepted; a whole questionnaire's answers fit in a few kilobytes."""
     timezone: str = "Europe/London"
-    """Submission dates are the local date here; no time of day is ever stored."""
+    """"Today" is the local date here: when waves open and close, when progress is counted."""
     definitions_dir: Path = PROJECT_ROOT / "survey_definitions"
     sql_echo: bool = False
     log_format: Literal["json", "text"] | None = None
@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     production and text elsewhere."""
     metrics_token: str | None = Field(default=None, min_length=16)
     """The bearer token that opens /metrics to the monitoring system; unset, nobody can read it."""
+    smtp_url: str | None = None
+    """Where invitations and reminders are handed over: `smtp://host:port` (STARTTLS when the
+    server offers it), or `smtps://user:password@host:465`; unset, no mail can be sent."""
+    mail_from: str = "supervision-survey@localhost"
+    base_url: str = "http://127.0.0.1:8000"
+    """The address respondents reach the service at, for the links in invitations."""
     retention_years: int | None = Field(default=None, ge=1)
     """`retention apply` deletes the responses of waves that closed more than this many years
     ago; unset, every response is kept."""

@@ -284,8 +284,9 @@ class Draft(Base):
     discarded: Mapped[list[str]] = mapped_column(JSON, default=list)
     """Questions whose answers a later change made irrelevant, to say so on the check page."""
     access_code_hash: Mapped[str | None] = mapped_column(String(64))
-    """The code that let this respondent in, marked used when they submit (in its own
-    transaction, after the response's) and forgotten with the draft."""
+    """The hash of the code that let this respondent in, masked with their key
+    (`masked_code_hash`); spent when they submit, in its own transaction, and forgotten with the
+    draft."""
 
 
 class AccessCode(Base):
@@ -317,4 +318,5 @@ class SubmissionReceipt(Base):
 
 from app.accounts import models as _accounts_models  # noqa: E402,F401
 from app.admin import models as _admin_models  # noqa: E402,F401
+from app.fieldwork import models as _fieldwork_models  # noqa: E402,F401
 from app.releases import models as _release_models  # noqa: E402,F401

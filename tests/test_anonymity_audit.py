@@ -28,8 +28,10 @@ from app.surveys.service import set_wave_status
 from tests.support.answers import complete_answers
 from tests.support.factories import create_wave_for_test
 from tests.support.journey import answer_page, complete_journey, forms, start
+from tests.support.smtp import smtp_server
 
 SURVEY = "coventry-supervision"
+STAFF = ["ada.worker@coventry.example", "ben.worker@coventry.example"]
 BASE = f"/s/{SURVEY}/2015"
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AuditBrowser/99.1"
 FORWARDED_FOR = "203.0.113.77"
@@ -60,15 +62,29 @@ def audited(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> dict[str, Any]:
-    """Eight responses (pages with access codes, the API), one saved draft, then the wave closes."""
+    """Ten responses (pages with access codes, the API with them, two people from the staff list
+    through their invitations' links), one saved draft, then the wave closes."""
     published = create_wave_for_test(session_factory, opens_in_days=-1, closes_in_days=20)
     out = tmp_path / "codes.csv"
+    environment = {"DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key}
     CliRunner().invoke(
         cli,
-        ["codes", "issue", "--survey", SURVEY, "--wave", "2015", "--count", "6", "--out", str(out)],
-        env={"DATABASE_URL": settings.database_url},
+        ["codes", "issue", "--survey", SURVEY, "--wave", "2015", "--count", "9", "--out", str(out)],
+        env=environment,
     )
     codes = out.read_text(encoding="utf-8").split()[1:]
+    staff = tmp_path / "staff.csv"
+    staff.write_text(f"email,team\n{STAFF[0]},cf_first\n{STAFF[1]},cf_first\n")
+    wave_options = ["--survey", SURVEY, "--wave", "2015"]
+    with smtp_server() as mailbox:
+        mail_environment = environment | {"SMTP_URL": mailbox.url}
+        for command in (["import", "--file", str(staff)], ["send"]):
+            ran = CliRunner().invoke(
+                cli, ["invitations", *command, *wave_options], env=mail_environment
+            )
+            assert ran.exit_code == 0, ran.output
+    invited = [link.rpartition("#code=")[2] for link in mailbox.links()]
+    codes += invited
     caplog.set_level(logging.DEBUG)
     caplog.handler.addFilter(RequestIdFilter())  # as `serve` logs: each record with its request id
     loud = settings.model_copy(update={"sql_echo": True})
@@ -80,7 +96,7 @@ def audited(
     arrival: list[str] = []
     keys: list[str] = []
     with TestClient(create_app(loud), headers=headers) as client:
-        for code in codes[:4]:
+        for code in [*codes[:4], *invited]:
             client.cookies.clear()
             start(client, BASE, code)
             complete_journey(client, BASE, "cf_first", "social_worker", WORKER, started=True)
@@ -90,7 +106,7 @@ def audited(
                 client.post(f"{BASE}/submit", data={"csrf": form.hidden["csrf"][0]}).status_code
                 == 200
             )
-        for _ in range(4):
+        for code in codes[5:9]:
             reply = client.post(
                 f"/api/v1/surveys/{SURVEY}/waves/2015/responses",
                 json={
@@ -98,6 +114,7 @@ def audited(
                     "team": "cf_first",
                     "role": "social_worker",
                     "answers": complete_answers(published),
+                    "access_code": code,
                 },
             )
             arrival.append(reply.json()["id"])
@@ -134,12 +151,32 @@ def _secrets(audited: dict[str, Any]) -> list[str]:
 def test_no_column_holds_a_time_of_day_an_address_a_browser_a_code_or_a_key(
     audited: dict[str, Any], moment: str
 ) -> None:
+    """Staff addresses are on the wave's list while it is open, and nowhere else; when it
+    closes they are gone."""
     for table, column, value in audited[moment]:
         if isinstance(value, dt.datetime) and (table, column) not in TIMESTAMP_ALLOWED:
             pytest.fail(f"{table}.{column} holds a time: {value}")
         flat = str(value)
         for secret in _secrets(audited):
             assert secret not in flat, f"{table}.{column} holds {secret!r}"
+        if (moment, table, column) != ("open", "invitations", "email"):
+            assert not [address for address in STAFF if address in flat], (table, column)
+    listed = [value for table, column, value in audited[moment] if table == "invitations"]
+    assert len(listed) == (len(STAFF) * 6 if moment == "open" else 0)
+
+
+def test_no_table_links_a_staff_list_entry_or_a_draft_to_a_code(audited: dict[str, Any]) -> None:
+    """The list holds a seed, the draft a masked hash: neither is any code's hash, so nothing
+    joins an address, or an unfinished draft, to a code (nor so to whether it was spent)."""
+    code_hashes = {
+        value
+        for table, column, value in audited["open"]
+        if (table, column) == ("access_codes", "code_hash")
+    }
+    assert len(code_hashes) == len(audited["codes"])
+    for table, column, value in audited["open"]:
+        if table != "access_codes":
+            assert str(value) not in code_hashes, (table, column)
 
 
 def test_the_log_holds_no_answers_codes_keys_or_addresses(audited: dict[str, Any]) -> None:
@@ -155,7 +192,7 @@ def test_the_access_log_names_each_request_by_its_route_and_nothing_else(
     """One JSON line per request of the audit: the route's pattern, never the path or query it
     was called with, and nothing about who called."""
     access = [json.loads(line) for line in audited["json_lines"] if '"app.access"' in line]
-    assert len(access) >= 8 * 6  # eight respondents, each through several pages or the API
+    assert len(access) >= 10 * 6  # ten respondents, each through several pages or the API
     assert {
         "/s/{survey}/{wave_key}/start",
         "/s/{survey}/{wave_key}/section/{section}",
@@ -174,7 +211,7 @@ def test_responses_come_back_in_no_order_of_arrival(audited: dict[str, Any]) -> 
     """Ids are random, and a plain read of the closed wave's table is in key order, not arrival."""
     with audited["engine"].connect() as connection:
         stored = [row[0] for row in connection.execute(text("SELECT id FROM responses"))]
-    assert len(stored) == 8
+    assert len(stored) == 10
     assert all(uuid.UUID(response_id).version == 4 for response_id in stored)
     arrival = audited["api_arrival"]
     as_read = [response_id for response_id in stored if response_id in arrival]

@@ -33,6 +33,9 @@ class AuditAction(StrEnum):
     retention_applied = "retention_applied"
     results_released = "results_released"
     team_role_breakdown_set = "team_role_breakdown_set"
+    staff_list_imported = "staff_list_imported"
+    invitations_sent = "invitations_sent"
+    reminders_sent = "reminders_sent"
 
     @property
     def label(self) -> str:
@@ -55,6 +58,9 @@ _LABELS = {
     AuditAction.user_removed: "Removed an account",
     AuditAction.token_created: "Created an API token",
     AuditAction.retention_applied: "Deleted what retention no longer keeps",
+    AuditAction.staff_list_imported: "Imported a staff list",
+    AuditAction.invitations_sent: "Sent invitations",
+    AuditAction.reminders_sent: "Sent reminders",
 }
 
 

@@ -1,9 +1,10 @@
 """Retention: what a closed wave no longer needs is deleted.
 
-A closed wave lets nobody in, so its drafts and unused access codes serve no one (closing a wave
-deletes them; this also sweeps up waves closed by their date alone). When RETENTION_YEARS is set,
-a wave's responses go too once its closing date is more than that many years past, with their
-answers, their submission receipts and the codes spent on them: the wave then reports nothing.
+A closed wave lets nobody in, so its drafts, unused access codes, staff list and progress counts
+serve no one (closing a wave deletes them; this also sweeps up waves closed by their date
+alone). When RETENTION_YEARS is set, a wave's responses go too once its closing date is more
+than that many years past, with their answers, their submission receipts and the codes spent on
+them: the wave then reports nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.admin.audit import AuditAction, record
 from app.db import transaction
+from app.fieldwork.models import Invitation, ProgressSnapshot
 from app.models import (
     AccessCode,
     Answer,
@@ -108,6 +110,8 @@ def _targets(wave_id: int, responses_expired: bool) -> list[Target]:
     leftovers: list[Target] = [
         ("drafts", Draft, Draft.wave_id == wave_id),
         ("unused access codes", AccessCode, (AccessCode.wave_id == wave_id) & ~AccessCode.used),
+        ("staff list entries", Invitation, Invitation.wave_id == wave_id),
+        ("progress counts", ProgressSnapshot, ProgressSnapshot.wave_id == wave_id),
     ]
     if not responses_expired:
         return leftovers

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from app.accounts.deps import require_role
 from app.accounts.models import Role
 from app.deps import SessionDep, TodayDep, commits_in_thread
+from app.reports.progress import WaveProgress, wave_progress
 from app.reports.service import (
     Breakdown,
     indicators_report,
@@ -67,10 +68,19 @@ def rates(
     survey: str,
     wave: str,
     session: SessionDep,
+    today: TodayDep,
     by: Literal["team", "role"] = "team",
 ) -> list[dict[str, object]]:
-    frame = response_rates(session=session, survey_key=survey, wave_key=wave, by=by)
+    frame = response_rates(session=session, survey_key=survey, wave_key=wave, by=by, today=today)
     return _records(frame, RateRow)
+
+
+@router.get("/{survey}/waves/{wave}/progress")
+@commits_in_thread
+def progress(survey: str, wave: str, session: SessionDep, today: TodayDep) -> WaveProgress:
+    """Responses so far per team, for an open or closed wave. An open wave's are counted at the
+    start of each day, never live; a team under k, or one that would give it away, is withheld."""
+    return wave_progress(session=session, survey_key=survey, wave_key=wave, today=today)
 
 
 @router.get("/{survey}/waves/{wave}/questions/{question}", response_model=list[ResultRow])

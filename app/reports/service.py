@@ -21,9 +21,9 @@ from analysis.disclosure import ALL, RemainderBelowThreshold, for_readers, refus
 from analysis.indicators import indicator_values
 from analysis.profile import released_profile, response_profile
 from analysis.results import breakdown, with_display
+from app.fieldwork.progress import progress_counts
 from app.models import Survey
 from app.releases.service import RESPONDED, has_team_by_role, released_figures
-from app.reports.counts import respondent_counts
 from app.reports.inputs import linked_teams, options_frame, population
 from app.responses.service import OpenedWave, load_wave, wave_state
 from app.surveys.definitions import Indicator
@@ -52,14 +52,14 @@ def response_rates(
     """Responses, headcount, response rate and "1 person =" per team (or role grouping), and
     the total, rounded as the survey's reports round them."""
     wave = load_wave(session=session, survey_key=survey_key, wave_key=wave_key)
-    return _response_rates(session, wave, by, today or dt.date.today()).drop(columns="key")
+    return keyed_response_rates(session, wave, by, today or dt.date.today()).drop(columns="key")
 
 
-def _response_rates(
+def keyed_response_rates(
     session: Session, wave: OpenedWave, by: Literal["team", "role"], today: dt.date
 ) -> pd.DataFrame:
     """`response_rates` with each group's `key` (`ALL` for the total) in front: a closed
-    wave's from its release, an open wave's counted now."""
+    wave's from its release, an open wave's as counted at the start of the day."""
     decimals = wave.published.definition.one_person_decimals
     people = population(session=session, wave=wave)
     keys = list(people.teams["team"] if by == "team" else people.roles["role"])
@@ -76,7 +76,7 @@ def _response_rates(
             table.drop(columns=["team" if by == "role" else "role"]), one_person_decimals=decimals
         )
     else:
-        counts = respondent_counts(session=session, wave_id=wave.id)
+        _, counts = progress_counts(session=session, wave_id=wave.id, today=today)
         per_group = counts.groupby(by)["respondents"].sum()
         groups = pd.DataFrame(
             {
@@ -721,7 +721,7 @@ def response_profile_by_wave(*, session: Session, survey_key: str, today: dt.dat
     order: list[str] = []
     for wave in reversed(waves):
         by_key = {team.key: team for team in lineages[wave.key]}
-        rates = _response_rates(session, wave, "team", today).rename(columns={"key": "team"})
+        rates = keyed_response_rates(session, wave, "team", today).rename(columns={"key": "team"})
         rates.insert(1, "wave", wave.key)
         rates.insert(2, "state", wave_state(wave, today))
         rates["came_from"] = [

@@ -50,6 +50,14 @@ def submission_id_for(key: str, secret: str) -> str:
     return hmac.new(secret.encode(), f"submission:{key}".encode(), hashlib.sha256).hexdigest()
 
 
+def masked_code_hash(key: str, code_hash: str) -> str:
+    """A draft's access-code hash, masked with the respondent's key (and unmasked the same way):
+    without the key, which only the respondent holds, nobody reading the database can tell
+    which code, nor so which staff-list entry, a draft in progress belongs to."""
+    mask = hashlib.sha256(f"access-code:{key}".encode()).digest()
+    return bytes(a ^ b for a, b in zip(bytes.fromhex(code_hash), mask, strict=True)).hex()
+
+
 def start_draft(*, session: Session, wave_id: int, access_code_hash: str | None = None) -> str:
     key = new_key()
     session.add(
@@ -58,7 +66,9 @@ def start_draft(*, session: Session, wave_id: int, access_code_hash: str | None 
             wave_id=wave_id,
             answers={},
             discarded=[],
-            access_code_hash=access_code_hash,
+            access_code_hash=None
+            if access_code_hash is None
+            else masked_code_hash(key, access_code_hash),
         )
     )
     session.flush()

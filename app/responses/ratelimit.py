@@ -1,4 +1,5 @@
-"""Limits on guessing (resume keys, access codes): per client and for the whole service.
+"""Limits on guessing (resume keys, access codes): wrong guesses per client and for the whole
+service.
 
 Counts are kept in memory only, for one minute; the client address is never written anywhere.
 With several workers each keeps its own counts, so the effective limit is per worker.
@@ -29,17 +30,21 @@ class GuessLimiter:
         self._all: deque[float] = deque()
         self._lock = Lock()
 
-    def allow(self, client: str) -> bool:
-        """Count a try; False when this client, or everyone together, has tried too often."""
+    def blocked(self, client: str) -> bool:
+        """Whether this client, or everyone together, guessed wrong too often this minute: then
+        even a right code or key is refused until the minute is up."""
+        with self._lock:
+            self._forget_before(self.clock() - self.window)
+            mine = self._clients.get(client, ())
+            return len(mine) >= self.per_client or len(self._all) >= self.overall
+
+    def missed(self, client: str) -> None:
+        """Count a wrong guess. Right ones are not counted: a whole office behind one address
+        may start the survey in the same minute."""
         now = self.clock()
         with self._lock:
-            self._forget_before(now - self.window)
-            mine = self._clients.setdefault(client, deque())
-            if len(mine) >= self.per_client or len(self._all) >= self.overall:
-                return False
-            mine.append(now)
+            self._clients.setdefault(client, deque()).append(now)
             self._all.append(now)
-            return True
 
     def _forget_before(self, cutoff: float) -> None:
         while self._all and self._all[0] < cutoff:

@@ -85,7 +85,8 @@ def _spend_code(
     check_wave_accepting(wave, today)
     validate_submission(wave.published, submission)
     client = request.client.host if request.client else "unknown"
-    if not request.app.state.guess_limiter.allow(client):
+    limiter = request.app.state.guess_limiter
+    if limiter.blocked(client):
         raise CodeRefused(429, "too_many_tries", "Too many access codes tried: wait a minute.")
     if spend_for_submission(
         factory=request.app.state.session_factory,
@@ -94,6 +95,7 @@ def _spend_code(
         submission_id=submission.submission_id,
     ):
         return
+    limiter.missed(client)
     with request.app.state.session_factory() as session:
         state = code_state(session=session, wave_id=wave.id, typed=submission.access_code)
     if state == CodeState.used:

@@ -221,6 +221,9 @@ class WaveDates(Protocol):
     def closes_on(self) -> dt.date: ...
 
 
+SECONDS_PER_QUESTION = 8
+
+
 @dataclass(frozen=True)
 class OpenedWave:
     """A wave's dates and state with its published version: what a respondent page needs."""
@@ -242,6 +245,12 @@ class OpenedWave:
         """What its respondent pages are headed: the owner's title, or else the survey's
         title and the wave's key."""
         return self.title_set_by_owner or f"{self.published.definition.survey_title} {self.key}"
+
+    @property
+    def minutes_to_answer(self) -> int:
+        """What the start page and the invitation promise: every question at a reading pace,
+        though routing shows each person fewer."""
+        return max(5, round(len(self.published.questions) * SECONDS_PER_QUESTION / 60))
 
     @property
     def suppression_threshold(self) -> int:

@@ -26,6 +26,7 @@ from app.responses.codes import CodeState, code_hash, code_state, spend_for_subm
 from app.responses.drafts import (
     find_draft,
     key_hash,
+    masked_code_hash,
     normalise_key,
     save_answers,
     start_draft,
@@ -53,8 +54,6 @@ COOKIE = "draft"
 SENT = "sent"
 """The draft cookie's value once the answers are sent: the same for everybody, so it tells
 nothing, but a late second click or a retried "Send" still lands on the confirmation."""
-SECONDS_PER_QUESTION = 8
-"""For the start page's estimate: a radio answer takes a few seconds to read and choose."""
 
 router = APIRouter(prefix="/s/{survey}/{wave_key}", include_in_schema=False)
 
@@ -269,9 +268,12 @@ def _start_again(page: Page, request: Request, error: PageError, status_code: in
 def _code_problem(request: Request, session: Session, wave: OpenedWave, typed: str) -> str | None:
     if not typed.strip():
         return "Enter the access code you were sent"
-    if not request.app.state.guess_limiter.allow(_client(request)):
+    limiter = request.app.state.guess_limiter
+    if limiter.blocked(_client(request)):
         return "Too many tries. Wait a minute, then enter your code again"
     state = code_state(session=session, wave_id=wave.id, typed=typed)
+    if state != CodeState.valid:
+        limiter.missed(_client(request))
     if state == CodeState.unknown:
         return "That access code is not right. Check it against the one you were sent"
     if state == CodeState.used:
@@ -286,7 +288,7 @@ def _client(request: Request) -> str:
 
 def _start_details(page: Page, request: Request) -> None:
     page.extra.update(
-        minutes=max(5, round(len(page.wave.published.questions) * SECONDS_PER_QUESTION / 60)),
+        minutes=page.wave.minutes_to_answer,
         threshold=page.wave.suppression_threshold,
         expired=request.query_params.get("expired") == "1",
     )
@@ -610,7 +612,7 @@ def submit(
     )
     page.csrf = _csrf(settings.secret_key, key)
     if draft.access_code_hash is not None:
-        refused = _spend_code(request, page, wave, draft, submission)
+        refused = _spend_code(request, page, wave, draft, key, submission)
         if refused is not None:
             return refused
     try:
@@ -634,7 +636,12 @@ def submit(
 
 
 def _spend_code(
-    request: Request, page: Page, wave: OpenedWave, draft: Draft, submission: SubmissionIn
+    request: Request,
+    page: Page,
+    wave: OpenedWave,
+    draft: Draft,
+    key: str,
+    submission: SubmissionIn,
 ) -> HTMLResponse | None:
     """Spend the draft's access code. Answers are checked first: a refused submission must not
     use up the code."""
@@ -646,7 +653,7 @@ def _spend_code(
     if spend_for_submission(
         factory=request.app.state.session_factory,
         wave_id=wave.id,
-        hashed=draft.access_code_hash,
+        hashed=masked_code_hash(key, draft.access_code_hash),
         submission_id=submission.submission_id,
     ):
         return None
@@ -725,12 +732,14 @@ def resume_sent(
     page.before_draft(settings)
     if not csrf_ok(request, form.get("csrf"), settings):
         return _resume_again(page, FORM_EXPIRED, status_code=400)
-    if not request.app.state.guess_limiter.allow(_client(request)):
+    limiter = request.app.state.guess_limiter
+    if limiter.blocked(_client(request)):
         message = "Too many tries. Wait a minute, then enter your key again"
         return _resume_again(page, message, status_code=429)
     key = normalise_key(str(form.get("key", "")))
     draft = find_draft(session=session, wave_id=wave.id, key=key)
     if key is None or draft is None:
+        limiter.missed(_client(request))
         message = (
             "Enter your key as it was shown: 4 groups of 5 letters, like ABCDE-FGHJK-MNPQR-STUVW"
             if key is None

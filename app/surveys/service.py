@@ -11,6 +11,7 @@ from sqlalchemy import delete, exists, select, text
 from sqlalchemy.orm import Session
 
 from app.cache import FrozenCache
+from app.fieldwork.models import Invitation, ProgressSnapshot
 from app.models import (
     AccessCode,
     Draft,
@@ -252,6 +253,7 @@ def set_wave_status(
     if status == WaveStatus.closed:
         delete_drafts_of_wave(session=session, wave_id=wave.id)
         delete_unused_codes_of_wave(session=session, wave_id=wave.id)
+        delete_fieldwork_of_wave(session=session, wave_id=wave.id)
         forget_arrival_order(session=session)
     return wave
 
@@ -282,6 +284,12 @@ def delete_unused_codes_of_wave(*, session: Session, wave_id: int) -> None:
     session.execute(
         delete(AccessCode).where(AccessCode.wave_id == wave_id, AccessCode.used.is_(False))
     )
+
+
+def delete_fieldwork_of_wave(*, session: Session, wave_id: int) -> None:
+    """A closed wave needs nobody's address, and its progress is read from its release."""
+    session.execute(delete(Invitation).where(Invitation.wave_id == wave_id))
+    session.execute(delete(ProgressSnapshot).where(ProgressSnapshot.wave_id == wave_id))
 
 
 @dataclass(frozen=True)
