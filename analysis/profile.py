@@ -15,7 +15,11 @@ from analysis.rounding import half_up_percent
 
 
 def response_profile(
-    groups: pd.DataFrame, *, one_person_decimals: int = 0, k: int = DEFAULT_THRESHOLD
+    groups: pd.DataFrame,
+    *,
+    one_person_decimals: int = 0,
+    k: int = DEFAULT_THRESHOLD,
+    total_under_k_shown: bool = False,
 ) -> pd.DataFrame:
     """Per group, then in total: respondents, response rate and what one person is worth.
 
@@ -26,12 +30,23 @@ def response_profile(
     `rate_pct` (whole percent), `one_person` (1 / respondents, exact) and `one_person_pct`
     (`one_person_decimals` places: 0 in Coventry's 2014 report, 1 in 2015), `withheld` and
     `reason`. Percentages are text rounded half up, `MARKER` where withheld.
+
+    `total_under_k_shown`: show the total even under `k`, as fieldwork progress does. Every
+    group is then withheld too (none is larger than the total), so the total says only how many
+    have answered in all, which the survey owner's staff list says anyway.
     """
     assert not groups["group"].duplicated().any() and ALL not in set(groups["group"])
     total = groups.drop(columns="group").sum().to_frame().T.assign(group=ALL)
     table = pd.concat([groups, total], ignore_index=True)
     table["respondents"] = table["respondents"].astype("int64")
     shown = suppress(table.assign(team=table["group"], role=ALL, count=table["respondents"]), k=k)
+    if total_under_k_shown and table["respondents"].iloc[-1] < k:
+        assert shown["withheld"].all(), "under k in all, every group is under k"
+        shown.loc[shown.index[-1], ["count", "withheld", "reason"]] = [
+            table["respondents"].iloc[-1],
+            False,
+            pd.NA,
+        ]
     return released_profile(
         table.assign(
             respondents=shown["count"], withheld=shown["withheld"], reason=shown["reason"]

@@ -94,7 +94,7 @@ def _mail(survey: str, wave: str, *, reminder: bool, dry_run: bool) -> None:
                 today=local_today(settings),
                 reminder=reminder,
             )
-        if dry_run:
+        if dry_run or not mailing.chosen:
             run = MailRun(to_send=len(mailing.chosen), not_yet_invited=mailing.not_yet_invited)
         else:
             with typer.progressbar(length=len(mailing.chosen), label=f"Sending {what}") as bar:
@@ -117,6 +117,12 @@ def _mail(survey: str, wave: str, *, reminder: bool, dry_run: bool) -> None:
 def _described(run: MailRun, what: str, dry_run: bool) -> str:
     if dry_run:
         lines = [f"dry run: {run.to_send} {what} would be sent; nothing was sent"]
+    elif not run.to_send:
+        lines = [
+            "no reminders to send: everyone who was invited has answered"
+            if what == "reminders"
+            else "no invitations to send: everyone on the list has been sent theirs"
+        ]
     else:
         lines = [f"{run.delivered} of {run.to_send} {what} delivered"]
         lines += [f"  not delivered to {email}: {reason}" for email, reason in run.failed]

@@ -87,7 +87,10 @@ def keyed_response_rates(
         if by == "team":
             groups["headcount"] = headcounts
         profile = response_profile(
-            groups, one_person_decimals=decimals, k=wave.suppression_threshold
+            groups,
+            one_person_decimals=decimals,
+            k=wave.suppression_threshold,
+            total_under_k_shown=True,
         )
     profile = for_readers(profile)
     profile.insert(0, "key", [*keys, ALL])

@@ -109,3 +109,22 @@ def test_a_small_group_and_what_would_reveal_it_are_withheld() -> None:
     assert list(profile["one_person_pct"]) == [MARKER, MARKER, "3", "2"]
     assert profile[["respondents", "response_rate", "one_person"]].iloc[:2].isna().all().all()
     assert list(profile["headcount"]) == [10, 12, 40, 62]  # staff numbers are public
+
+
+@pytest.mark.parametrize("shown", [False, True])
+def test_a_fieldwork_total_under_k_is_shown_only_with_every_group_withheld(shown: bool) -> None:
+    """Three answers so far in all: the teams (3, 0, 0) are all withheld; the total is shown
+    only when asked for, and then tells no team's count."""
+    groups = pd.DataFrame(
+        {"group": ["a", "b", "c"], "respondents": [3, 0, 0], "headcount": [10, 12, 40]}
+    )
+    profile = response_profile(groups, k=5, total_under_k_shown=shown)
+    assert profile["withheld"].iloc[:3].all()
+    assert profile["respondents"].iloc[:3].isna().all()
+    total = profile.iloc[-1]
+    if shown:
+        assert (total["respondents"], total["rate_pct"], total["withheld"]) == (3, "5", False)
+    else:
+        assert pd.isna(total["respondents"]) and total["withheld"]
+    at_k = response_profile(groups.assign(respondents=[5, 0, 0]), k=5, total_under_k_shown=True)
+    assert at_k["withheld"].iloc[:3].all() and not at_k["withheld"].iloc[-1]
