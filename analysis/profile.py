@@ -67,7 +67,7 @@ def released_profile(table: pd.DataFrame, *, one_person_decimals: int = 0) -> pd
         {
             "group": table["group"],
             "respondents": respondents,
-            "one_person": 1 / respondents.astype("Float64"),
+            "one_person": 1 / respondents.astype("Float64").mask(respondents == 0),
             "one_person_pct": _percents(
                 pd.Series(1, index=table.index), respondents, one_person_decimals
             ),
@@ -84,7 +84,9 @@ def released_profile(table: pd.DataFrame, *, one_person_decimals: int = 0) -> pd
 
 
 def _percents(numerators: pd.Series, denominators: pd.Series, decimals: int) -> list[str]:
+    """`MARKER` where either is withheld, and for "1 person =" of nobody (a fieldwork total of
+    no responses yet)."""
     return [
-        MARKER if pd.isna(n) or pd.isna(d) else half_up_percent(int(n), int(d), decimals)
+        MARKER if pd.isna(n) or pd.isna(d) or d == 0 else half_up_percent(int(n), int(d), decimals)
         for n, d in zip(numerators, denominators, strict=True)
     ]

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from app.admin import definitions, users, waves
+from app.admin import definitions, staff, users, waves
 from app.admin.audit import AuditAction, recent_events
 from app.admin.service import survey_overview
 from app.admin.web import AdminUser, admin_only, admin_page
@@ -58,4 +58,5 @@ def _local_time(moment: dt.datetime, *, zone: ZoneInfo) -> str:
 
 router.include_router(definitions.router)
 router.include_router(waves.router)
+router.include_router(staff.router)
 router.include_router(users.router)

@@ -63,7 +63,7 @@ def _wave(survey: str, wave: str, session: SessionDep, today: TodayDep) -> WaveS
 WaveDep = Annotated[WaveSummary, Depends(_wave)]
 
 
-def _wave_url(summary: WaveSummary, page: str = "") -> str:
+def wave_url(summary: WaveSummary, page: str = "") -> str:
     return f"/admin/surveys/{summary.survey_key}/waves/{summary.wave.key}{page}"
 
 
@@ -229,7 +229,7 @@ def open_(
         open_wave(session=session, summary=summary, actor=user)
     except ActionRefused as refused:
         return _wave_page(request, settings, user, summary, [FormError("status", str(refused))])
-    return _redirect(_wave_url(summary), "opened")
+    return _redirect(wave_url(summary), "opened")
 
 
 @router.post("/surveys/{survey}/waves/{wave}/close", response_class=HTMLResponse)
@@ -249,7 +249,7 @@ def close(
         close_wave(session=session, summary=summary, actor=user)
     except ActionRefused as refused:
         return _wave_page(request, settings, user, summary, [FormError("status", str(refused))])
-    return _redirect(_wave_url(summary), "closed")
+    return _redirect(wave_url(summary), "closed")
 
 
 @router.post("/surveys/{survey}/waves/{wave}/threshold", response_class=HTMLResponse)
@@ -282,7 +282,7 @@ def threshold(
         threshold_before=summary.wave.suppression_threshold,
         threshold=int(written),
     )
-    return _redirect(_wave_url(summary), "threshold")
+    return _redirect(wave_url(summary), "threshold")
 
 
 @router.post("/surveys/{survey}/waves/{wave}/breakdowns", response_class=HTMLResponse)
@@ -306,7 +306,7 @@ def breakdowns(
     except ActionRefused as refused:
         error = FormError("breakdowns", str(refused))
         return _wave_page(request, settings, user, summary, [error])
-    return _redirect(_wave_url(summary), "breakdowns")
+    return _redirect(wave_url(summary), "breakdowns")
 
 
 # ------------------------------------------------------------------------- headcounts
@@ -399,7 +399,7 @@ def save(
     user: AdminUser,
     form: FormDep,
 ) -> Response:
-    back = _wave_url(summary, "/headcounts")
+    back = wave_url(summary, "/headcounts")
     source = form.get("content")
     if not isinstance(source, str) or len(source.encode()) > HEADCOUNT_FILE_MAX_BYTES:
         error = FormError(FILE_FIELD, "Choose a CSV file")

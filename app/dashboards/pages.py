@@ -24,6 +24,7 @@ from app.accounts.models import Role, User
 from app.config import Settings
 from app.dashboards import views
 from app.deps import SessionDep, SettingsDep, TodayDep, commits_in_thread
+from app.reports.progress import wave_progress
 from app.reports.service import (
     Comparison,
     ResultsNotReleased,
@@ -354,6 +355,49 @@ def _section_comparison(
             }
         )
     return context
+
+
+@router.get("/results/{survey}/waves/{wave}/progress", response_class=HTMLResponse)
+@commits_in_thread
+def progress(
+    request: Request,
+    survey: str,
+    wave: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    today: TodayDep,
+    user: Reader,
+) -> HTMLResponse:
+    """Responses so far by team: counted at the start of the day while the wave is open."""
+    outline = survey_outline(session=session, survey_key=survey, today=today)
+    counted = wave_progress(session=session, survey_key=survey, wave_key=wave, today=today)
+    label = (
+        f"Counted on {counted.counted_on:%-d %B %Y}"
+        if counted.counted_on
+        else f"Wave {counted.wave}, closed"
+    )
+    return _page(
+        request,
+        settings,
+        user,
+        "progress.html",
+        {
+            "survey": survey,
+            "outline": outline,
+            "progress": counted,
+            "chart": views.chart(
+                "progress-chart",
+                charts.response_rates_by_wave(
+                    views.progress_frame(counted, label),
+                    title="Response rate so far by team",
+                    total_label=ALL_TEAMS,
+                ),
+                views.progress_summary(counted),
+            ),
+            "table": views.progress_table(counted, total_label=ALL_TEAMS),
+            "admin": user.has_role(Role.admin),
+        },
+    )
 
 
 @router.get("/results/{survey}/waves/{wave}/teams", response_class=HTMLResponse)

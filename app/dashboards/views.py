@@ -27,6 +27,7 @@ from analysis.compare import (
 )
 from analysis.disclosure import ALL, WITHHELD
 from analysis.rounding import half_up
+from app.reports.progress import WaveProgress
 from app.reports.service import TeamLineage
 
 Record = Mapping[Hashable, Any]
@@ -623,3 +624,65 @@ def teams_table(rates: pd.DataFrame, lineages: list[TeamLineage], *, team_url: s
         columns=["Team", "Responses", "Headcount", "Response rate", "1 person ="],
         rows=rows,
     )
+
+
+def progress_frame(progress: WaveProgress, label: str) -> pd.DataFrame:
+    """The progress rows as `response_rates_by_wave` draws them: one series, `label`."""
+    rows = [*progress.teams, progress.total]
+    return pd.DataFrame(
+        {
+            "team": [row.team for row in rows],
+            "group": [row.name for row in rows],
+            "wave": label,
+            "response_rate": [
+                None if row.responses is None else row.responses / row.headcount for row in rows
+            ],
+            "withheld": [row.withheld for row in rows],
+        }
+    )
+
+
+def progress_table(progress: WaveProgress, *, total_label: str) -> Table:
+    rows = [
+        Row(
+            header=Cell(total_label if row.team == ALL else row.name, numeric=False),
+            cells=[
+                Cell(WITHHELD_TEXT, withheld=True)
+                if row.responses is None
+                else Cell(count_text(row.responses)),
+                Cell(count_text(row.headcount)),
+                Cell(WITHHELD_TEXT, withheld=True)
+                if row.rate_pct is None
+                else Cell(f"{row.rate_pct}%"),
+            ],
+            total=row.team == ALL,
+        )
+        for row in [*progress.teams, progress.total]
+    ]
+    return Table(
+        id="progress",
+        caption="Responses so far by team",
+        columns=["Team", "Responses", "Headcount", "Response rate"],
+        rows=rows,
+    )
+
+
+def progress_summary(progress: WaveProgress) -> str:
+    total = progress.total
+    if total.responses is None:
+        return "The number of responses is withheld (small group)."
+    shown = [row for row in progress.teams if not row.withheld and row.rate_pct is not None]
+    lowest = min(shown, key=lambda row: (row.responses or 0) / row.headcount, default=None)
+    sentence = (
+        f"{count_text(total.responses)} of {count_text(total.headcount)} staff have responded "
+        f"({total.rate_pct}%)."
+    )
+    withheld = sum(row.withheld for row in progress.teams)
+    if lowest is not None:
+        sentence += f" Of the teams shown, {lowest.name} has the lowest rate ({lowest.rate_pct}%)."
+    if withheld:
+        sentence += (
+            f" {withheld} teams' counts are withheld: under {progress.threshold} so far, or"
+            " they would give one away."
+        )
+    return sentence

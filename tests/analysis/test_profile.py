@@ -126,5 +126,8 @@ def test_a_fieldwork_total_under_k_is_shown_only_with_every_group_withheld(shown
         assert (total["respondents"], total["rate_pct"], total["withheld"]) == (3, "5", False)
     else:
         assert pd.isna(total["respondents"]) and total["withheld"]
+    nobody = response_profile(groups.assign(respondents=0), k=5, total_under_k_shown=True)
+    assert (nobody["respondents"].iloc[-1], nobody["rate_pct"].iloc[-1]) == (0, "0")
+    assert nobody["one_person_pct"].iloc[-1] == MARKER and pd.isna(nobody["one_person"].iloc[-1])
     at_k = response_profile(groups.assign(respondents=[5, 0, 0]), k=5, total_under_k_shown=True)
     assert at_k["withheld"].iloc[:3].all() and not at_k["withheld"].iloc[-1]

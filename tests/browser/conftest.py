@@ -58,7 +58,9 @@ from playwright.sync_api import (
 from playwright.sync_api import Error as PlaywrightError
 
 from app.config import PROJECT_ROOT, Settings
+from app.db import make_engine
 from app.main import create_app
+from app.migrate import upgrade
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -91,6 +93,16 @@ def _skip_or_fail(message: str) -> None:
 
 
 # --------------------------------------------------------------------------- live server
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: the same pages on PostgreSQL are covered by the HTTP tests."""
+    url = f"sqlite:///{tmp_path / 'browser.db'}"
+    engine = make_engine(Settings(environment="test", database_url=url, _env_file=None))  # type: ignore[call-arg]
+    upgrade(engine)
+    engine.dispose()
+    return url
 
 
 @pytest.fixture

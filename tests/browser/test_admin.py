@@ -7,30 +7,16 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.sync_api import Page
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import PROJECT_ROOT
-from app.db import make_engine
-from app.migrate import upgrade
 from tests.browser.conftest import assert_no_axe_violations, screenshot
-from tests.conftest import _settings
 from tests.support.factories import SURVEY, create_wave_for_test
 from tests.support.staff import PASSWORD, create_user_for_test
 
 ADMIN = "admin@example.org"
 COVENTRY = PROJECT_ROOT / "survey_definitions" / SURVEY
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """SQLite only: the same pages on PostgreSQL are covered by tests/test_admin.py."""
-    url = f"sqlite:///{tmp_path / 'browser.db'}"
-    engine = make_engine(_settings(url))
-    upgrade(engine)
-    engine.dispose()
-    return url
 
 
 def _checked(page: Page, name: str) -> None:

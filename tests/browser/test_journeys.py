@@ -3,7 +3,6 @@ checking every page they see, errors included; then their responses are read bac
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.db import make_engine, transaction
-from app.migrate import upgrade
+from app.db import transaction
 from app.models import Answer, Option, Question, Response, RoleGrouping, Team
 from app.surveys.definitions import SurveyDefinition
 from tests.browser.conftest import (
@@ -21,21 +19,10 @@ from tests.browser.conftest import (
     assert_no_horizontal_scroll,
     screenshot,
 )
-from tests.conftest import _settings
 from tests.support.factories import create_wave_for_test
 
 SURVEY = "coventry-supervision"
 MAX_KEYS_PER_PAGE = 600
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """SQLite only: the same pages on PostgreSQL are covered by the HTTP tests."""
-    url = f"sqlite:///{tmp_path / 'browser.db'}"
-    engine = make_engine(_settings(url))
-    upgrade(engine)
-    engine.dispose()
-    return url
 
 
 def _focused(page: Page) -> dict[str, Any]:
