@@ -44,6 +44,7 @@ ACCESS: list[tuple[str, frozenset[str]]] = [
     (r"^/healthz$", EVERYONE),
     (r"^/metrics$", frozenset()),  # only the monitoring system, with METRICS_TOKEN
     (r"^/static/", EVERYONE),
+    (r"^/favicon\.ico$", EVERYONE),
     (r"^/openapi\.json$", EVERYONE),
 ]
 

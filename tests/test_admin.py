@@ -11,6 +11,7 @@ import io
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -26,19 +27,33 @@ from app.accounts.models import User
 from app.accounts.service import create_token, create_user
 from app.admin.audit import AuditAction
 from app.admin.models import AuditEvent
-from app.config import PROJECT_ROOT
+from app.config import PROJECT_ROOT, Settings
 from app.db import transaction
 from app.models import AccessCode, Draft, Headcount, Survey, SurveyVersion, Team, Wave
 from app.surveys.definitions import SurveyDefinition
 from app.surveys.service import get_wave, published_version
+from tests.conftest import _settings
 from tests.support.answers import complete_answers
 from tests.support.factories import SURVEY, create_wave_for_test
 from tests.support.journey import forms, summary_errors
+from tests.support.smtp import Mailbox, smtp_server
 from tests.support.staff import PASSWORD, create_user_for_test, csrf_of, sign_in
 
 COVENTRY = PROJECT_ROOT / "survey_definitions" / SURVEY
 ADMIN = "admin@example.org"
 WAVE_PAGE = f"/admin/surveys/{SURVEY}/waves/2015"
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    with smtp_server() as box:
+        yield box
+
+
+@pytest.fixture
+def settings(database_url: str, mailbox: Mailbox) -> Settings:
+    """The admin pages send their invitations to a real SMTP server on 127.0.0.1."""
+    return _settings(database_url).model_copy(update={"smtp_url": mailbox.url})
 
 
 @pytest.fixture
@@ -752,6 +767,7 @@ def test_a_form_without_a_valid_csrf_token_changes_nothing(
     csv_text = "team,headcount\n" + "\n".join(
         f"{t.key},1" for t in coventry["2015"].population.teams
     )
+    staff_list = "email,team\nada@example.org,cf_first\n"
     posts: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
         ("/admin/definitions", {}, {"definition": ("2015.yaml", source.encode())}),
         ("/admin/definitions/publish", {"name": "2015.yaml", "source": source}, None),
@@ -770,6 +786,10 @@ def test_a_form_without_a_valid_csrf_token_changes_nothing(
         (f"{WAVE_PAGE}/headcounts/preview", {}, {"headcounts": ("h.csv", csv_text.encode())}),
         (f"{WAVE_PAGE}/headcounts", {"content": csv_text}, None),
         (f"{WAVE_PAGE}/codes", {"count": "3"}, None),
+        (f"{WAVE_PAGE}/staff/preview", {}, {"staff": ("s.csv", staff_list.encode())}),
+        (f"{WAVE_PAGE}/staff", {"content": staff_list}, None),
+        (f"{WAVE_PAGE}/staff/send", {}, None),
+        (f"{WAVE_PAGE}/staff/remind", {}, None),
         (f"{WAVE_PAGE}/close", {"confirm": "yes"}, None),
         ("/admin/users", {"email": "new@example.org", "roles": "hr"}, None),
         (f"{user_page}/roles", {"roles": "scrutiny"}, None),
@@ -796,7 +816,10 @@ def test_a_form_without_a_valid_csrf_token_changes_nothing(
 
 
 def test_the_audit_log_lists_every_action_without_a_code_password_or_answer(
-    admin: TestClient, session_factory: sessionmaker[Session], coventry: dict[str, Any]
+    admin: TestClient,
+    session_factory: sessionmaker[Session],
+    coventry: dict[str, Any],
+    mailbox: Mailbox,
 ) -> None:
     today = dt.date.today()
     page = f"/admin/surveys/{SURVEY}/waves/2016"
@@ -817,6 +840,15 @@ def test_the_audit_log_lists_every_action_without_a_code_password_or_answer(
     codes = re.findall(r"<li>([A-Z2-9-]{19})</li>", issued)
     assert len(codes) == 3
     response_id = respond(admin, session_factory, "2016", access_code=codes[0])
+    staff = f"{page}/staff"
+    listed = "email,team\nada@example.org,referral_assessment\nben@example.org,cf_first\n"
+    preview = send(admin, staff, f"{staff}/preview", files={"staff": ("s.csv", listed.encode())})
+    assert "Add 2 people to the list" in preview.text
+    admin.post(staff, data=hidden_fields(preview.text, staff))
+    assert "2 invitations delivered" in send(admin, staff, f"{staff}/send").text
+    assert "2 reminders delivered" in send(admin, staff, f"{staff}/remind").text
+    invited = [link.rpartition("#code=")[2] for link in mailbox.links()]
+    assert len(invited) == 4 and len(set(invited)) == 2
     send(admin, page, f"{page}/threshold", {"threshold": "6"})
     send(admin, page, f"{page}/breakdowns", {"breakdowns": "team_role"})
     assert "On: the results show each team" in admin.get(page).text
@@ -854,6 +886,7 @@ def test_the_audit_log_lists_every_action_without_a_code_password_or_answer(
     events = audit_events(session_factory)
     assert {event.action for event in events} == {action.value for action in PAGE_ACTIONS}
     assert all(event.actor_email == ADMIN and event.actor_id is not None for event in events)
+    codes += invited
     secrets = [*codes, *(code.replace("-", "") for code in codes), password.group(1), response_id]
     with session_factory() as session:
         rows = [repr(row) for row in session.execute(select(AuditEvent.__table__)).all()]
@@ -868,3 +901,41 @@ def test_the_audit_log_lists_every_action_without_a_code_password_or_answer(
     assert not [secret for secret in secrets if secret in text]
     newest = re.search(r"<tbody>\s*<tr>(.*?)</tr>", log.text, re.S)
     assert newest and "Published a definition" in newest.group(1)
+
+
+def test_a_staff_list_shows_its_problems_by_line_and_stores_nothing(
+    admin: TestClient,
+    session_factory: sessionmaker[Session],
+    engine: Engine,
+    coventry: dict[str, Any],
+    mailbox: Mailbox,
+) -> None:
+    create_wave_for_test(session_factory, opens_in_days=-1, closes_in_days=5)
+    staff = f"{WAVE_PAGE}/staff"
+    assert "Nobody is on the list yet" in admin.get(staff).text
+    before = every_value(engine)
+    listed = "email,team\nada@example.org,cf_first\nada@example.org,cf_first\nben,nowhere\n"
+    preview = send(admin, staff, f"{staff}/preview", files={"staff": ("s.csv", listed.encode())})
+    assert preview.status_code == 400
+    assert summary_errors(preview.text) == [
+        "Line 3: ada@example.org appears again (first on line 2)",
+        "Line 4: 'ben' is not an email address",
+    ]
+    assert "Nothing was stored" in preview.text and 'id="import"' not in preview.text
+    forged = admin.post(staff, data={CSRF_FIELD: csrf_of(admin, staff), "content": listed})
+    assert "appears again" in forged.text
+    assert every_value(engine) == before
+    good = (
+        "email,team\nada@example.org,cf_first\nben@example.org,Children & Families First Service\n"
+    )
+    preview = send(admin, staff, f"{staff}/preview", files={"staff": ("s.csv", good.encode())})
+    assert "Add 2 people to the list" in preview.text
+    added = admin.post(staff, data=hidden_fields(preview.text, staff))
+    assert "2 people were added to the staff list" in added.text
+    row = re.search(
+        r"<th scope=\"row\">Children &amp; Families First Service</th>(.*?)</tr>", added.text
+    )
+    assert row and re.findall(r">(\d+)<", row.group(1)) == ["2", "0", "0", "2"]
+    with session_factory() as session:
+        assert get_wave(session=session, survey_key=SURVEY, wave_key="2015").access_codes_required
+    assert not mailbox.messages
