@@ -57,6 +57,7 @@ EXAMPLE_VALUES = {
     "section": "key_basics",
     "team": "cf_first",
     "team_key": "cf_first",
+    "mailing": "remind",
 }
 """Path parameters filled with the demo's own keys, so allowed visitors reach real pages."""
 

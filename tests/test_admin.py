@@ -152,11 +152,19 @@ def admin_routes(client: TestClient, user_id: int = 1) -> list[tuple[str, str]]:
     """Every admin route as (method, path), its parameters filled in."""
     values = {"survey": SURVEY, "wave": "2015", "user_id": str(user_id)}
     return [
-        (method, re.sub(r"{(\w+)}", lambda m: values[m.group(1)], context.path))
+        (method, re.sub(r"{(\w+)}", lambda m: values[m.group(1)], path))
         for context in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
         if context.path.startswith("/admin")
+        for path in _each_mailing(context.path)
         for method in sorted((context.methods or set()) - {"HEAD"})
     ]
+
+
+def _each_mailing(path: str) -> list[str]:
+    """The staff list's one mail route is two actions: send the invitations, or remind."""
+    if "{mailing}" not in path:
+        return [path]
+    return [path.replace("{mailing}", mailing) for mailing in ("send", "remind")]
 
 
 def test_only_admins_reach_the_admin_pages(

@@ -71,7 +71,12 @@ def _staff_file(tmp_path: Path, lines: list[str]) -> str:
     return str(path)
 
 
-def _respond(client: TestClient, published: PublishedVersion, team: str, code: str) -> int:
+def _respond(
+    client: TestClient,
+    published: PublishedVersion,
+    team: str = "referral_assessment",
+    code: str | None = None,
+) -> int:
     reply = client.post(
         f"/api/v1/surveys/{SURVEY}/waves/2016/responses",
         json={
@@ -262,13 +267,13 @@ def test_an_open_waves_progress_does_not_move_within_a_day(
     headers = {"Authorization": f"Bearer {token}"}
     with TestClient(app, headers=headers) as client:
         for _ in range(6):
-            assert _respond_open(client, wave) == 201
+            assert _respond(client, wave) == 201
         before = client.get(progress_url).json()
         assert before["total"]["responses"] == 6
         assert before["counted_on"] == today["date"].isoformat()
         rates_before = client.get(rates_url).json()
         for _ in range(5):
-            assert _respond_open(client, wave) == 201
+            assert _respond(client, wave) == 201
         assert client.get(progress_url).json() == before
         assert client.get(rates_url).json() == rates_before
         today["date"] += dt.timedelta(days=1)
@@ -277,16 +282,3 @@ def test_an_open_waves_progress_does_not_move_within_a_day(
     assert after["counted_on"] == today["date"].isoformat()
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Response)) == 11
-
-
-def _respond_open(client: TestClient, published: PublishedVersion) -> int:
-    reply = client.post(
-        f"/api/v1/surveys/{SURVEY}/waves/2016/responses",
-        json={
-            "submission_id": uuid.uuid4().hex,
-            "team": "referral_assessment",
-            "role": "social_worker",
-            "answers": complete_answers(published),
-        },
-    )
-    return reply.status_code

@@ -4,7 +4,7 @@ reminders, and see per team who is yet to answer."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -167,19 +167,21 @@ def import_staff(
     )
 
 
-def _mail(
+@router.post("/surveys/{survey}/waves/{wave}/staff/{mailing}", response_class=HTMLResponse)
+def mail(
     request: Request,
-    summary: WaveSummary,
-    session: Session,
-    settings: Settings,
-    user: User,
-    today: Any,
-    *,
-    reminder: bool,
+    mailing: Literal["send", "remind"],
+    summary: WaveDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: AdminUser,
+    today: TodayDep,
+    form: FormDep,
 ) -> Response:
-    field = "remind" if reminder else "send"
+    """Send the invitations, or the reminders, now; the page then says what was delivered."""
+    reminder = mailing == "remind"
     try:
-        mailing = plan_mailing(
+        planned = plan_mailing(
             session=session,
             survey_key=summary.survey_key,
             wave_key=summary.wave.key,
@@ -187,36 +189,10 @@ def _mail(
             today=today,
             reminder=reminder,
         )
-        run = deliver(request.app.state.session_factory, mailing, settings=settings, actor=user)
+        run = deliver(request.app.state.session_factory, planned, settings=settings, actor=user)
     except (StaffListRefused, MailNotConfigured) as refused:
-        error = FormError(field, str(refused))
+        error = FormError(mailing, str(refused))
         return _staff_page(request, settings, user, session, summary, errors=[error])
     session.expire_all()
     sent = {"reminder": reminder, "delivered": run.delivered, "failed": run.failed}
     return _staff_page(request, settings, user, session, summary, sent=sent)
-
-
-@router.post("/surveys/{survey}/waves/{wave}/staff/send", response_class=HTMLResponse)
-def send_invitations(
-    request: Request,
-    summary: WaveDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: AdminUser,
-    today: TodayDep,
-    form: FormDep,
-) -> Response:
-    return _mail(request, summary, session, settings, user, today, reminder=False)
-
-
-@router.post("/surveys/{survey}/waves/{wave}/staff/remind", response_class=HTMLResponse)
-def send_reminders(
-    request: Request,
-    summary: WaveDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: AdminUser,
-    today: TodayDep,
-    form: FormDep,
-) -> Response:
-    return _mail(request, summary, session, settings, user, today, reminder=True)
