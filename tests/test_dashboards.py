@@ -298,11 +298,14 @@ def test_the_overview_response_profile_is_the_apis_with_the_split_labelled(site:
     assert table.cells("MASH – CSE")[0][1:3] == ["not a team in 2014", "–"]
 
 
-def test_the_open_wave_shows_only_its_count_so_far_withheld_here(site: Site) -> None:
+def test_the_open_wave_shows_only_its_count_so_far(site: Site) -> None:
+    """Nobody has answered the demo's open wave: its total is shown, every team withheld."""
     html = site.html(OVERVIEW)
     assert "2016</span>: open until" in html
     assert "results appear after the wave closes" in html
-    assert f'Responses so far: <span class="withheld">{WITHHELD}</span>' in html
+    assert 'Responses so far: <span class="">0 of 570 (0%)</span>' in html
+    progress = site.html(f"/results/{SURVEY}/waves/2016/progress")
+    assert progress.count(f'<td class="data-table__numeric withheld">{WITHHELD}</td>') == 2 * 17
     not_released = site.html(f"/results/{SURVEY}/waves/2016/teams")
     assert "Results appear after the wave closes" in not_released
     assert "still open" in not_released

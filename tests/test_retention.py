@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.config import Settings
 from app.db import transaction
+from app.fieldwork.models import Invitation
+from app.fieldwork.progress import take_snapshot
 from app.models import Wave, WaveStatus
 from app.operations.retention import apply_retention, retention_cutoff
 from app.responses.codes import code_hash, issue_codes, spend_code
@@ -41,16 +43,18 @@ class Plan:
     responses: int
     codes: int
     drafts: int
+    staff: int
+    """People on the wave's staff list."""
 
 
 PLANS = {
-    "2014": Plan("2014", -(6 * 365 + 40), -(6 * 365 + 10), responses=3, codes=4, drafts=2),
-    "2015": Plan("2015", -60, -30, responses=2, codes=3, drafts=1),
-    "2016": Plan("2015", -1, 20, responses=2, codes=2, drafts=1),
+    "2014": Plan("2014", -(6 * 365 + 40), -(6 * 365 + 10), responses=3, codes=4, drafts=2, staff=1),
+    "2015": Plan("2015", -60, -30, responses=2, codes=3, drafts=1, staff=2),
+    "2016": Plan("2015", -1, 20, responses=2, codes=2, drafts=1, staff=1),
 }
 """2014 closed six years ago and 2015 a month ago, both by their date alone (their status still
-says open, as when nobody closed them), so their drafts and unused codes are still there; 2016
-is open."""
+says open, as when nobody closed them), so their drafts, unused codes and staff lists are still
+there, and 2015's last progress count; 2016 is open."""
 
 
 @pytest.fixture
@@ -87,7 +91,21 @@ def waves(
                     ),
                     today=wave.opens_on,
                 )
+            session.add_all(
+                Invitation(
+                    wave_id=wave.id,
+                    email=f"person{number}@example.org",
+                    team=next(iter(published.team_ids)),
+                    code_seed=f"{number:032x}",
+                )
+                for number in range(plan.staff)
+            )
+            if key != "2014":
+                take_snapshot(session=session, wave_id=wave.id, today=wave.opens_on)
     return ids
+
+
+KEPT = {"responses_expired": False}
 
 
 def _expected_after(before: Rows, *, leftovers_of: list[int], responses_of: list[int]) -> Rows:
@@ -99,6 +117,8 @@ def _expected_after(before: Rows, *, leftovers_of: list[int], responses_of: list
         after["access_codes"] = [
             row for row in after["access_codes"] if row["wave_id"] != wave_id or row["used"]
         ]
+        for table in ("invitations", "progress_snapshots"):
+            after[table] = [row for row in after[table] if row["wave_id"] != wave_id]
     for wave_id in responses_of:
         gone = _responses_of(after, wave_id)
         for table in ("answers", "text_answers"):
@@ -128,13 +148,20 @@ def test_a_dry_run_counts_what_would_go_and_changes_nothing(
         "2014": {
             "drafts": 2,
             "unused access codes": 3,
+            "staff list entries": 1,
+            "progress counts": 0,
             "answers": _answers_of(before, waves["2014"]),
             "text answers": 0,
             "responses": 3,
             "submission receipts": 3,
             "spent access codes": 1,
         },
-        "2015": {"drafts": 1, "unused access codes": 2},
+        "2015": {
+            "drafts": 1,
+            "unused access codes": 2,
+            "staff list entries": 2,
+            "progress counts": 1,
+        },
     }
     assert _answers_of(before, waves["2014"]) > 3 * 20
     assert [sweep.responses_expired for sweep in sweeps] == [True, False]
@@ -171,7 +198,13 @@ def test_apply_deletes_exactly_the_old_waves_responses_and_closed_waves_leftover
             "command line (ops)",
             "retention_applied",
             f"{SURVEY}/2015",
-            {"responses_expired": False, "drafts": 1, "unused_access_codes": 2},
+            {
+                **KEPT,
+                "drafts": 1,
+                "unused_access_codes": 2,
+                "staff_list_entries": 2,
+                "progress_counts": 1,
+            },
         ),
     ]
     again = apply_retention(session_factory, today=TODAY, retention_years=5, dry_run=False)
@@ -193,8 +226,20 @@ def test_without_a_retention_period_every_response_is_kept(
     apply_retention(session_factory, today=TODAY, retention_years=None, dry_run=False)
     after = every_row(settings.database_url)
     assert [event["details"] for event in _new_audit_events(before, after)] == [
-        {"responses_expired": False, "drafts": 2, "unused_access_codes": 3},
-        {"responses_expired": False, "drafts": 1, "unused_access_codes": 2},
+        {
+            **KEPT,
+            "drafts": 2,
+            "unused_access_codes": 3,
+            "staff_list_entries": 1,
+            "progress_counts": 0,
+        },
+        {
+            **KEPT,
+            "drafts": 1,
+            "unused_access_codes": 2,
+            "staff_list_entries": 2,
+            "progress_counts": 1,
+        },
     ]
     assert after == _expected_after(
         before, leftovers_of=[waves["2014"], waves["2015"]], responses_of=[]
@@ -254,9 +299,15 @@ def test_the_command_says_what_would_go_then_deletes_it(
     assert every_row(settings.database_url) == before
     assert "RETENTION_YEARS=5: waves that closed before" in dry
     assert f"{SURVEY} 2014 (closed " in dry
-    assert "would delete 2 drafts, 3 unused access codes, " in dry
+    assert (
+        "would delete 2 drafts, 3 unused access codes, 1 staff list entries, 0 progress counts, "
+        in dry
+    )
     assert ", 3 responses, 3 submission receipts, 1 spent access codes" in dry
-    assert "would delete 1 drafts, 2 unused access codes; responses kept" in dry
+    assert (
+        "would delete 1 drafts, 2 unused access codes, 2 staff list entries, 1 progress counts; "
+        "responses kept"
+    ) in dry
     assert " 2016 " not in dry
     assert dry.endswith("Dry run: nothing was changed.\n")
 
@@ -264,11 +315,13 @@ def test_the_command_says_what_would_go_then_deletes_it(
     assert "RETENTION_YEARS is not set: every response is kept." in kept
     assert (
         "2014 (closed " in kept
-        and "deleted 2 drafts, 3 unused access codes; responses kept" in kept
+        and "deleted 2 drafts, 3 unused access codes, 1 staff list entries, 0 progress counts; "
+        "responses kept"
+        in kept
     )
     assert len(every_row(settings.database_url)["responses"]) == 7
 
     applied = run(RETENTION_YEARS="5")
-    assert "deleted 0 drafts, 0 unused access codes, " in applied
+    assert "deleted 0 drafts, 0 unused access codes, 0 staff list entries, 0 progress" in applied
     assert ", 3 responses, 3 submission receipts, 1 spent access codes" in applied
     assert len(every_row(settings.database_url)["responses"]) == 4

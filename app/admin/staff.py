@@ -60,7 +60,12 @@ def _staff_page(
     upload form, and a file's preview; `content` is the previewed file's text, sent back by
     the confirm button when it has no problems."""
     teams = wave_teams(summary.wave)
-    entries = staff_list(session=session, wave_id=summary.wave.id, secret=settings.secret_key)
+    closed = summary.state == "closed"  # by its date: `retention apply` deletes what is left
+    entries = (
+        []
+        if closed
+        else staff_list(session=session, wave_id=summary.wave.id, secret=settings.secret_key)
+    )
     by_team = list_progress(entries, teams)
     return admin_page(
         request,

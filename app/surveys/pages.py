@@ -45,7 +45,7 @@ from app.responses.service import (
     wave_state,
 )
 from app.surveys.definitions import QuestionType, ResolvedQuestion, Section
-from app.surveys.service import NotFound, delete_drafts_of_wave
+from app.surveys.service import NotFound, delete_drafts_of_wave, delete_fieldwork_of_wave
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 TEMPLATES.env.trim_blocks = True
@@ -112,7 +112,9 @@ def _not_accepting(page: Page, today: Any, session: Session | None = None) -> HT
     if state == "open":
         return None
     if state == "closed" and session is not None:
+        # Closed by its date alone: what closing would have deleted goes at the first visit.
         delete_drafts_of_wave(session=session, wave_id=page.wave.id)
+        delete_fieldwork_of_wave(session=session, wave_id=page.wave.id)
     page.title = "This survey is closed" if state == "closed" else "This survey is not open yet"
     page.extra["state"] = state
     return page.render(
