@@ -179,11 +179,15 @@ ABOVE_THE_DATABASE = {
     "test_channels.py",
     "test_dashboards.py",
     "test_exports.py",
+    "test_hostile_input.py",
     "test_printable.py",
+    "test_schema_fuzz.py",
     "test_security_headers.py",
 }
-"""Who may use a route, pages, exports and the printable report: they read the release through
-the same services the reports tests run on both backends, so they run on SQLite alone."""
+"""Who may use a route, pages, exports, the printable report, and what hostile or fuzzed requests
+get: they read through the same services the database tests run on both backends, and are
+refused before any query, so they run on SQLite alone. (A single test says so with the
+`sqlite_only` marker.)"""
 
 
 def _on_postgres(item: pytest.Item) -> bool:
@@ -201,7 +205,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.browser)
         if path.name in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
-        above_the_database = path.name in ABOVE_THE_DATABASE
+        above_the_database = path.name in ABOVE_THE_DATABASE or item.get_closest_marker(
+            "sqlite_only"
+        )
         (deselected if above_the_database and _on_postgres(item) else kept).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)

@@ -71,6 +71,7 @@ def test_team_by_role_figures_not_protected_in_time_are_left_out_and_said_so(
     assert summary.dropped and summary.dropped[0].startswith("team,role: not protected")
 
 
+@pytest.mark.sqlite_only  # a cache above the database
 def test_what_is_made_from_a_release_is_kept_and_made_again_for_a_new_one(
     settings: Settings, session_factory: sessionmaker[Session], coventry: dict[str, Any]
 ) -> None:
