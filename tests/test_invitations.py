@@ -282,3 +282,27 @@ def test_an_open_waves_progress_does_not_move_within_a_day(
     assert after["counted_on"] == today["date"].isoformat()
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Response)) == 11
+
+
+def test_a_nightly_count_is_what_readers_see_all_day(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    wave: PublishedVersion,
+    mailbox: Mailbox,
+) -> None:
+    token = staff_tokens(session_factory)["hr"]
+    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {token}"}) as client:
+        for _ in range(5):
+            assert _respond(client, wave) == 201
+        counted = _run(settings, mailbox, "count")
+        assert counted.exit_code == 0, counted.output
+        assert "responses counted for" in counted.output
+        assert _respond(client, wave) == 201
+        progress = client.get(f"/api/v1/reports/{SURVEY}/waves/2016/progress").json()
+    assert progress["total"]["responses"] == 5
+    with transaction(session_factory) as session:
+        set_wave_status(
+            session=session, survey_key=SURVEY, wave_key="2016", status=WaveStatus.closed
+        )
+    closed = _run(settings, mailbox, "count")
+    assert closed.exit_code == 1 and "only an open wave is counted" in closed.output

@@ -12,6 +12,7 @@ from app.config import Settings
 from app.db import make_engine, make_session_factory, transaction
 from app.deps import local_today
 from app.fieldwork.mail import MailNotConfigured
+from app.fieldwork.progress import take_snapshot
 from app.fieldwork.service import (
     MailRun,
     StaffListRefused,
@@ -21,7 +22,7 @@ from app.fieldwork.service import (
     wave_teams,
 )
 from app.fieldwork.staff_list import read_staff_list
-from app.responses.service import load_wave
+from app.responses.service import load_wave, wave_state
 from app.surveys.service import NotFound
 
 invitations_cli = typer.Typer(
@@ -148,3 +149,23 @@ def invitations_remind(
 ) -> None:
     """Mail the link again to those invited whose code is unspent: nobody who has answered."""
     _mail(survey, wave, reminder=True, dry_run=dry_run)
+
+
+@invitations_cli.command("count")
+def invitations_count(survey: SurveyOption, wave: WaveOption) -> None:
+    """Take today's progress count of an open wave now: run it from a nightly job, so the
+    figures readers see all day are the night's, whoever looks first."""
+    settings = Settings()
+    engine = make_engine(settings)
+    today = local_today(settings)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            opened = load_wave(session=session, survey_key=survey, wave_key=wave)
+            if wave_state(opened, today) != "open":
+                raise StaffListRefused(f"Wave {wave} is not open: only an open wave is counted.")
+            take_snapshot(session=session, wave_id=opened.id, today=today)
+    except (NotFound, StaffListRefused) as error:
+        _fail(str(error))
+    finally:
+        engine.dispose()
+    typer.echo(f"wave {wave} of {survey}: responses counted for {today:%-d %B %Y}")

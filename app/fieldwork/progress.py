@@ -2,7 +2,7 @@
 
 A count read live moves the moment someone sends their answers, so a person seen to submit
 gives away their team to anyone watching the figures. The counts are taken at the first look
-of each day (or by `invitations progress` from a nightly job) and read unchanged until the
+of each day (or by `invitations count` from a nightly job) and read unchanged until the
 next day, so no change can be tied to a submission.
 """
 
