@@ -31,11 +31,11 @@ run: $(INSTALLED)
 	@echo
 	$(BIN)/supervision-survey serve --host 127.0.0.1 --port 8000
 
-# First the analysis tests, which must cover every branch of the disclosure module (it alone
-# decides what may be shown); then the rest on two workers, each module on one of them (its
-# fixtures are built once).
+# First the analysis tests on two workers, which must cover every branch of the disclosure
+# module (it alone decides what may be shown); then the rest on two workers, each module on one
+# of them (its fixtures are built once).
 test: $(INSTALLED) $(NODE_DEPS)
-	$(BIN)/pytest tests/analysis --cov=analysis.disclosure --cov-branch --cov-report=term --cov-fail-under=100
+	$(BIN)/pytest -n 2 tests/analysis --cov=analysis.disclosure --cov-branch --cov-report=term --cov-fail-under=100
 	$(BIN)/pytest -n 2 --dist loadfile --ignore=tests/analysis
 
 # The quick loop: everything but the browser and the long whole-service tests.
