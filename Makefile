@@ -8,9 +8,17 @@ NODE_DEPS := node_modules/.package-lock.json
 
 .PHONY: run test test-fast lint bench load clean
 
-$(INSTALLED): pyproject.toml
+PORT ?= 8000
+SERVING := $(VENV)/.serving
+
+# What serving needs (`make run`); the tests add the dev extras (pytest, mypy, schemathesis...).
+$(SERVING): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(SERVING)
+
+$(INSTALLED): $(SERVING)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(INSTALLED)
 
@@ -19,17 +27,17 @@ $(NODE_DEPS): package.json package-lock.json
 	npm ci --no-audit --no-fund --update-notifier=false
 	touch $(NODE_DEPS)
 
-run: $(INSTALLED)
+run: $(SERVING)
 	$(BIN)/supervision-survey db upgrade
 	$(BIN)/supervision-survey demo seed
 	@echo
 	$(BIN)/supervision-survey demo accounts
 	@echo
-	@echo "Answer the open 2016 survey: http://127.0.0.1:8000/s/coventry-supervision/2016"
-	@echo "Sign in to the results and admin pages: http://127.0.0.1:8000/sign-in"
-	@echo "The API's OpenAPI schema: http://127.0.0.1:8000/openapi.json"
+	@echo "Answer the open 2016 survey: http://127.0.0.1:$(PORT)/s/coventry-supervision/2016"
+	@echo "Sign in to the results and admin pages: http://127.0.0.1:$(PORT)/sign-in"
+	@echo "The API's OpenAPI schema: http://127.0.0.1:$(PORT)/openapi.json"
 	@echo
-	$(BIN)/supervision-survey serve --host 127.0.0.1 --port 8000
+	$(BIN)/supervision-survey serve --host 127.0.0.1 --port $(PORT)
 
 # First the analysis tests on two workers, which must cover every branch of the disclosure
 # module (it alone decides what may be shown); then the rest on two workers, each module on one
