@@ -28,7 +28,7 @@ from app.fieldwork.service import (
     StaffListRefused,
     deliver,
     import_staff_list,
-    list_progress,
+    list_by_team,
     plan_mailing,
     staff_list,
     wave_teams,
@@ -56,7 +56,7 @@ def _staff_page(
     errors: Sequence[FormError] = (),
     sent: dict[str, Any] | None = None,
 ) -> HTMLResponse:
-    """The list as it stands (per team: listed, invited, answered), the mail buttons, the
+    """The list as it stands (per team: listed and invited; in all: answered), the mail buttons, the
     upload form, and a file's preview; `content` is the previewed file's text, sent back by
     the confirm button when it has no problems."""
     teams = wave_teams(summary.wave)
@@ -66,7 +66,7 @@ def _staff_page(
         if closed
         else staff_list(session=session, wave_id=summary.wave.id, secret=settings.secret_key)
     )
-    by_team = list_progress(entries, teams)
+    by_team = list_by_team(entries, teams)
     return admin_page(
         request,
         settings,

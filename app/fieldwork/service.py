@@ -135,19 +135,16 @@ def staff_list(*, session: Session, wave_id: int, secret: str) -> list[ListEntry
     return entries
 
 
-def list_progress(entries: Iterable[ListEntry], teams: dict[str, str]) -> pd.DataFrame:
-    """Per team: on the list, sent their link, answered and not yet; for the survey owner, who
-    may know who has answered (never which response is theirs)."""
+def list_by_team(entries: Iterable[ListEntry], teams: dict[str, str]) -> pd.DataFrame:
+    """Per team: on the list, and sent their link. Not who has answered: a live count per team
+    would move as someone is seen to submit; teams' progress is the progress page's, counted
+    once a day and suppressed."""
     frame = pd.DataFrame(
-        [(entry.team, entry.invited, entry.answered) for entry in entries],
-        columns=["team", "invited", "answered"],
+        [(entry.team, entry.invited) for entry in entries], columns=["team", "invited"]
     )
-    grouped = frame.groupby("team").agg(
-        listed=("team", "size"), invited=("invited", "sum"), answered=("answered", "sum")
-    )
+    grouped = frame.groupby("team").agg(listed=("team", "size"), invited=("invited", "sum"))
     table = grouped.reindex(list(teams)).dropna().astype("int64").reset_index()
     table.insert(1, "name", table["team"].map(teams))
-    table["waiting"] = table["listed"] - table["answered"]
     return table
 
 
