@@ -114,7 +114,9 @@ def test_the_api_keeps_to_its_schema(fuzzed_api: FuzzedApi, operation: str) -> N
         if real:
             _use_real_keys(case, data)
         sent = {} if ParameterLocation.HEADER in _negated(case) else token
-        reply = case.call_and_validate(headers=sent, excluded_checks=[positive_data_acceptance])
+        reply = case.call_and_validate(
+            headers=sent, timeout=60, excluded_checks=[positive_data_acceptance]
+        )  # the first workbook of a release takes seconds on a busy machine
         statuses[real].append(reply.status_code)
 
     keeps_to_it()
